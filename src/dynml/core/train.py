@@ -108,6 +108,7 @@ def fit(
     checkpoint_every: int | None = None,
     progress: bool = True,
     desc: str = "fit",
+    has_aux: bool = False,
 ) -> FitResult:
     """Minimise `loss_fn(model, batch)` (or `loss_fn(model, batch, key)` if `stochastic`).
 
@@ -142,17 +143,19 @@ def fit(
     def loss_of(p, batch, step):
         m = eqx.combine(p, static)
         if stochastic:
-            return loss_fn(m, batch, jax.random.fold_in(loss_key, step))
-        return loss_fn(m, batch)
+            out = loss_fn(m, batch, jax.random.fold_in(loss_key, step))
+        else:
+            out = loss_fn(m, batch)
+        return out if has_aux else (out, jnp.zeros(0))
 
     def one_step(carry, step):
         p, s, bad = carry
-        loss, grads = jax.value_and_grad(loss_of)(p, batch_at(step), step)
+        (loss, aux), grads = jax.value_and_grad(loss_of, has_aux=True)(p, batch_at(step), step)
         updates, s_new = opt.update(grads, s, p, value=loss)
         p_new = eqx.apply_updates(p, updates)
         ok = jnp.isfinite(loss) & _all_finite(grads) & ~bad
         keep = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), new, old)
-        return (keep(p_new, p), keep(s_new, s), bad | ~ok), loss
+        return (keep(p_new, p), keep(s_new, s), bad | ~ok), (loss, aux)
 
     @eqx.filter_jit
     def run_chunk(p, s, bad, first, length):
@@ -161,9 +164,12 @@ def fit(
     @eqx.filter_jit
     def val_loss_of(p):
         m = eqx.combine(p, static)
-        return loss_fn(m, val_data, loss_key) if stochastic else loss_fn(m, val_data)
+        out = loss_fn(m, val_data, loss_key) if stochastic else loss_fn(m, val_data)
+        return out[0] if has_aux else out
 
     history: dict[str, list] = {"loss": [], "val_step": [], "val_loss": [], "lr_scale": []}
+    if has_aux:
+        history["aux"] = []
     state = {"step": 0, "best_val": float("inf"), "since_best": 0}
     best_params = params
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
@@ -184,11 +190,15 @@ def fit(
     )
     for end in _chunk_ends(state["step"], steps, log_every, checkpoint_every):
         first = state["step"]
-        (params, opt_state, bad), losses = run_chunk(params, opt_state, bad, first, end - first)
-        losses = np.asarray(losses)
+        (params, opt_state, bad), (losses, aux) = run_chunk(
+            params, opt_state, bad, first, end - first
+        )
+        losses, aux = np.asarray(losses), np.asarray(aux)
         if bool(bad):
             n_good = int(np.argmax(~np.isfinite(losses))) if not np.all(np.isfinite(losses)) else 0
             history["loss"].extend(losses[:n_good].tolist())
+            if has_aux:
+                history["aux"].extend(aux[:n_good].tolist())
             state["step"] = first + n_good
             stopped = "nan"
             print(
@@ -198,6 +208,8 @@ def fit(
             )
             break
         history["loss"].extend(losses.tolist())
+        if has_aux:
+            history["aux"].extend(aux.tolist())
         state["step"] = end
         history["lr_scale"].append(_lr_scale(opt_state))
         bar.update(end - first)
