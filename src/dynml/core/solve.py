@@ -138,3 +138,97 @@ def one_step(method: str) -> Callable[[Callable[[Array], Array], Array, float], 
     if method not in ONE_STEP:
         raise ValueError(f"unknown one-step method {method!r}; choose one of {sorted(ONE_STEP)}")
     return ONE_STEP[method]
+
+
+SDE_SOLVERS: dict[str, type] = {
+    "euler": diffrax.Euler,
+    "milstein": diffrax.ItoMilstein,
+    "heun": diffrax.Heun,
+    "euler_heun": diffrax.EulerHeun,
+    "stratonovich_milstein": diffrax.StratonovichMilstein,
+    "sra1": diffrax.SRA1,
+    "shark": diffrax.ShARK,
+}
+"""Itô solvers: euler, milstein. Stratonovich: heun, euler_heun, stratonovich_milstein
+(they agree with Itô for additive noise). Additive noise only: sra1, shark."""
+_LEVY_AREA = {"sra1", "shark"}
+
+
+def _brownian_path(key, t0, t1, noise_shape, dt, solver, brownian, increments):
+    if increments is not None:
+        dw = jnp.asarray(increments)
+        n = dw.shape[0]
+        grid = t0 + dt * jnp.arange(n + 1)
+        w = jnp.concatenate([jnp.zeros((1, *dw.shape[1:]), dw.dtype), jnp.cumsum(dw, 0)])
+        return diffrax.LinearInterpolation(grid, w)
+    levy = diffrax.SpaceTimeLevyArea if solver in _LEVY_AREA else diffrax.BrownianIncrement
+    if brownian == "unsafe":
+        return diffrax.UnsafeBrownianPath(noise_shape, key, levy_area=levy)
+    return diffrax.VirtualBrownianTree(t0, t1, dt / 4, noise_shape, key, levy_area=levy)
+
+
+def solve_sde(
+    drift: Field,
+    diffusion: Field,
+    y0: Float[ArrayLike, "*batch dim"],
+    ts: Float[ArrayLike, " n_t"],
+    key: Array | None = None,
+    *,
+    dt: float,
+    solver: str = "euler",
+    noise_dim: int | None = None,
+    brownian: str = "virtual",
+    increments: Float[ArrayLike, "*batch n_steps noise"] | None = None,
+    args: object = None,
+    batch: bool = False,
+    max_steps: int | None = None,
+) -> Float[Array, "*batch n_t dim"]:
+    """Integrate `dY = drift(t, Y, args) dt + diffusion(t, Y, args) dW` with a fixed step `dt`.
+
+    `diffusion` returns a `(dim, noise_dim)` matrix (`noise_dim` defaults to `dim`). The
+    Brownian motion is a `VirtualBrownianTree` drawn from `key` (`brownian="virtual"`) or
+    the cheaper `UnsafeBrownianPath` (`brownian="unsafe"`); or give `increments`, the
+    Brownian increments over the steps `ts[0] + i dt`, shape `(n_steps, noise_dim)`, to
+    couple the path with another process driven by the same noise (Euler-type solvers).
+    With `batch=True`, `y0` is `(batch, dim)`, each sample gets its own Brownian path
+    (`key` split, or `increments` of shape `(batch, n_steps, noise_dim)`) and the output is
+    `(batch, n_t, dim)`. Solver names and their calculus are in `SDE_SOLVERS`.
+    """
+    if solver not in SDE_SOLVERS:
+        raise ValueError(f"unknown SDE solver {solver!r}; choose one of {sorted(SDE_SOLVERS)}")
+    if brownian not in ("virtual", "unsafe"):
+        raise ValueError(f"brownian must be 'virtual' or 'unsafe', got {brownian!r}")
+    if (key is None) == (increments is None):
+        raise ValueError("give exactly one of `key` (a jax.random key) or `increments`")
+    if increments is not None and solver in _LEVY_AREA:
+        raise ValueError(f"solver {solver!r} needs Levy areas: give a key, not increments")
+    if not dt > 0:
+        raise ValueError(f"dt must be a positive step size, got {dt}")
+    ts = jnp.asarray(ts)
+    y0 = jnp.asarray(y0)
+    t0, t1 = ts[0], ts[-1]
+    n_steps = int(np.ceil(float(ts[-1] - ts[0]) / dt - 1e-9))
+    m = noise_dim if noise_dim is not None else y0.shape[-1]
+
+    def one(y, k, dw):
+        bm = _brownian_path(k, t0, t1, (m,), dt, solver, brownian, dw)
+        terms = diffrax.MultiTerm(diffrax.ODETerm(drift), diffrax.ControlTerm(diffusion, bm))
+        sol = diffrax.diffeqsolve(
+            terms,
+            SDE_SOLVERS[solver](),
+            t0=t0,
+            t1=t1,
+            dt0=dt,
+            y0=y,
+            args=args,
+            saveat=diffrax.SaveAt(ts=ts),
+            stepsize_controller=diffrax.ConstantStepSize(),
+            adjoint=diffrax.DirectAdjoint(),
+            max_steps=max_steps if max_steps is not None else n_steps + 1,
+        )
+        return sol.ys
+
+    if not batch:
+        return one(y0, key, increments)
+    keys = None if key is None else jax.random.split(key, y0.shape[0])
+    return jax.vmap(one)(y0, keys, increments)
