@@ -66,7 +66,7 @@ def solve(
     atol: float = 1e-8,
     adjoint: str = "checkpoint",
     batch: bool = False,
-    max_steps: int = 100_000,
+    max_steps: int | None = None,
 ) -> Float[Array, "*batch n_t dim"]:
     """Integrate `dy/dt = field(t, y, args)` from `y0` at `ts[0]` and return `y` at every `ts`.
 
@@ -74,6 +74,8 @@ def solve(
     PID controller at `rtol`/`atol` (euler, midpoint and rk4 have no error estimate and need
     `dt`). `adjoint` is `checkpoint` (recursive checkpointed backprop, the default), `direct`
     or `backsolve`. Output is `(n_t, dim)`, or `(batch, n_t, dim)` with `batch=True`.
+    `max_steps` defaults to the exact step count for a fixed step (which keeps checkpointed
+    backprop cheap) and to 100,000 for adaptive steps.
     """
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; choose one of {sorted(SOLVERS)}")
@@ -81,13 +83,20 @@ def solve(
         raise ValueError(f"unknown adjoint {adjoint!r}; choose one of {sorted(ADJOINTS)}")
     if dt is None and solver not in _ADAPTIVE:
         raise ValueError(f"solver {solver!r} has no error estimate: give a fixed step dt")
-    ts = jnp.asarray(ts)
     y0 = jnp.asarray(y0)
     vf = _batched(field) if batch else field
     if dt is None:
         controller = diffrax.PIDController(rtol=rtol, atol=atol)
+        max_steps = max_steps or 100_000
     else:
         controller = diffrax.ConstantStepSize()
+        max_steps = max_steps or _fixed_step_count(ts, dt)
+    if adjoint == "checkpoint" and dt is not None and max_steps <= 10_000:
+        # Few known steps: store every one, so backprop recomputes nothing (about 2x faster).
+        adjoint_obj = diffrax.RecursiveCheckpointAdjoint(checkpoints=max_steps)
+    else:
+        adjoint_obj = ADJOINTS[adjoint]()
+    ts = jnp.asarray(ts)
     sol = diffrax.diffeqsolve(
         diffrax.ODETerm(vf),
         SOLVERS[solver](),
@@ -98,11 +107,19 @@ def solve(
         args=args,
         saveat=diffrax.SaveAt(ts=ts),
         stepsize_controller=controller,
-        adjoint=ADJOINTS[adjoint](),
+        adjoint=adjoint_obj,
         max_steps=max_steps,
     )
     ys = sol.ys
     return jnp.moveaxis(ys, 0, 1) if batch else ys
+
+
+def _fixed_step_count(ts, dt) -> int:
+    """Steps a constant `dt` needs over `ts` (plus slack for save points), if `ts` is concrete."""
+    if isinstance(ts, jax.core.Tracer) or isinstance(dt, jax.core.Tracer):
+        return 100_000
+    span = float(np.max(np.asarray(ts)) - np.min(np.asarray(ts)))
+    return int(np.ceil(span / float(dt) * (1 + 1e-6))) + len(ts) + 1
 
 
 def euler_step(f: Callable[[Array], Array], y: Array, dt: float) -> Array:
@@ -204,7 +221,6 @@ def solve_sde(
         raise ValueError(f"solver {solver!r} needs Levy areas: give a key, not increments")
     if not dt > 0:
         raise ValueError(f"dt must be a positive step size, got {dt}")
-    ts = jnp.asarray(ts)
     y0 = jnp.asarray(y0)
     t0, t1 = ts[0], ts[-1]
     n_steps = int(np.ceil(float(ts[-1] - ts[0]) / dt - 1e-9))

@@ -1,0 +1,155 @@
+"""`flow-seed`: the lecture's flow-map classifier (continuous-time ResNet on a 2-D problem).
+
+Points `z` in `[-L, L]^2` are labelled by `1{x_{T,1} > 0}` where `x` follows the lecture's
+ODE from `z`; a continuous-time ResNet (neural vector field, flow map by RK4, affine readout)
+learns the labels, and its flow carries the two classes apart until a line separates them.
+"""
+
+from dataclasses import dataclass
+
+import jax
+import numpy as np
+import optax
+
+from ..core import count_params, fit, plot
+from ..core.experiment import experiment
+from ..core.runs import Run
+from ..flows import FlowModel, binary_cross_entropy
+from ..systems.seed_flow import labels
+
+
+@experiment(
+    "flow-seed",
+    paper="Li, Lin, Shen 2019 (arXiv 1912.10382); seed lecture, flow-map example",
+    summary="Continuous-time ResNet classifier on the lecture's flow-labelled plane",
+)
+@dataclass(frozen=True)
+class Config:
+    label_time: float = 4.0  # T of the lecture's ODE used for the labels (not given: chosen)
+    box: float = 1.0  # inputs uniform in [-box, box]^2 (larger boxes blow up before T = 4)
+    n_train: int = 4000
+    n_test: int = 2000
+    augment: int = 0
+    width: int = 32
+    depth: int = 2
+    horizon: float = 1.0
+    n_steps: int = 10
+    steps: int = 4000
+    batch_size: int = 256
+    learning_rate: float = 1e-2
+    seed: int = 0
+
+    @classmethod
+    def quick(cls) -> "Config":
+        return cls(n_train=2000, n_test=1000, steps=1500)
+
+
+def _data(cfg: Config):
+    rng = np.random.default_rng(cfg.seed)
+    z = rng.uniform(-cfg.box, cfg.box, (cfg.n_train + cfg.n_test, 2)).astype(np.float32)
+    y = labels(z, cfg.label_time).astype(np.float32)
+    return (z[: cfg.n_train], y[: cfg.n_train]), (z[cfg.n_train :], y[cfg.n_train :])
+
+
+def _accuracy(model: FlowModel, z, y) -> float:
+    return float(np.mean((np.asarray(model(z)[:, 0]) > 0) == (y > 0.5)))
+
+
+def run(cfg: Config, run: Run) -> None:
+    (z_tr, y_tr), (z_te, y_te) = _data(cfg)
+    key = jax.random.PRNGKey(cfg.seed)
+    model = FlowModel(
+        2,
+        1,
+        augment=cfg.augment,
+        width=cfg.width,
+        depth=cfg.depth,
+        horizon=cfg.horizon,
+        n_steps=cfg.n_steps,
+        key=key,
+    )
+    result = fit(
+        model,
+        binary_cross_entropy,
+        (z_tr, y_tr),
+        steps=cfg.steps,
+        key=key,
+        batch_size=cfg.batch_size,
+        learning_rate=optax.cosine_decay_schedule(cfg.learning_rate, cfg.steps),
+        desc="flow-seed",
+        checkpoint_dir=run.checkpoint_dir,
+        checkpoint_every=cfg.steps // 4,
+    )
+    model = result.model
+    run.metric("test_accuracy", _accuracy(model, z_te, y_te), paper=">= 0.98 (target)")
+    run.metric("train_accuracy", _accuracy(model, z_tr, y_tr))
+    run.metric("n_params", count_params(model))
+    run.metric("label_time_T", cfg.label_time, note="chosen: the lecture does not state T")
+    run.metric("final_train_loss", result.history["loss"][-1])
+    run.metric(
+        "linearly_separable_at_input",
+        _best_linear_accuracy(z_te, y_te),
+        note="best linear classifier on the raw inputs (logistic regression)",
+    )
+    run.note(
+        "The lecture shows this example qualitatively; the target accuracy of 98 % is the "
+        "issue's. The ResNet depth is the number of RK4 steps of the learned flow "
+        f"({cfg.n_steps} steps over [0, {cfg.horizon}]), with augmentation {cfg.augment}."
+    )
+    _figures(cfg, run, model, z_tr, y_tr, result.history["loss"])
+
+
+def _best_linear_accuracy(z, y) -> float:
+    from sklearn.linear_model import LogisticRegression
+
+    return float(LogisticRegression().fit(z, y).score(z, y))
+
+
+def _figures(cfg: Config, run: Run, model: FlowModel, z, y, losses) -> None:
+    colors = np.where(y > 0.5, "tab:red", "tab:blue")
+    fig, ax = plot.figure()
+    ax.scatter(z[:, 0], z[:, 1], c=colors, s=3)
+    ax.set_title(f"labels 1{{x_T,1 > 0}}, T = {cfg.label_time}")
+    run.figure("data", fig, "Training points coloured by the lecture's label.")
+
+    g = np.linspace(-cfg.box, cfg.box, 150, dtype=np.float32)
+    grid = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
+    true = labels(grid, cfg.label_time).reshape(len(g), len(g))
+    learned = np.asarray(model(grid)[:, 0]).reshape(len(g), len(g))
+    fig, ax = plot.figure()
+    ax.contourf(g, g, true, levels=[-0.5, 0.5, 1.5], colors=["#c6dbef", "#fcbba1"])
+    ax.contour(g, g, true, levels=[0.5], colors="k", linestyles="--")
+    ax.contour(g, g, learned, levels=[0.0], colors="tab:green", linewidths=2)
+    ax.set_title("true boundary (dashed) and learned (green)")
+    run.figure("decision_boundary", fig, "Learned decision boundary over the true one.")
+
+    n_show = 4
+    xs = np.asarray(model.transport(z[:1000], n_save=n_show))
+    fig, axes = plot.figure(n_show, size=3.2)
+    for k, ax in enumerate(axes):
+        ax.scatter(xs[:, k, 0], xs[:, k, 1], c=colors[:1000], s=3)
+        ax.set_title(f"t = {k * cfg.horizon / (n_show - 1):.2f}")
+    if model.readout is not None and xs.shape[-1] == 2:
+        w, b = np.asarray(model.readout.weight[0]), float(model.readout.bias[0])
+        lim = axes[-1].get_xlim()
+        xx = np.linspace(*lim, 2)
+        if abs(w[1]) > 1e-8:
+            axes[-1].plot(xx, -(w[0] * xx + b) / w[1], "k-", lw=1.5)
+        axes[-1].set_xlim(lim)
+    run.figure(
+        "transport",
+        fig,
+        "Points carried by the learned flow; at the end a line "
+        "(the affine readout) separates the classes.",
+    )
+
+    fig, ax = plot.figure()
+    plot.curves(
+        ax,
+        np.arange(len(losses)),
+        {"train loss": np.asarray(losses)},
+        logy=True,
+        xlabel="step",
+        ylabel="cross-entropy",
+    )
+    run.figure("loss", fig, "Training loss.")
