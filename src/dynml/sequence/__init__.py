@@ -1,0 +1,41 @@
+"""Sequence models and their memory: linear RNN, RNN, temporal CNN, causal transformer;
+kernel approximation, tensor-train spectra and training plateaus (Li, Han, E, Li 2021;
+Jiang, Li, Li 2021)."""
+
+from .linear_rnn import LinearRNN
+from .memory import (
+    ensemble_kernels,
+    exp_sum_rnn,
+    fit_kernels,
+    impulse_response,
+    model_kernel,
+    relative_error,
+    stack,
+    tt_ranks,
+    tt_singular_values,
+    white_noise_loss,
+)
+from .plateau import fit_log_line, hitting_time, longest_plateau
+from .rnn import RNN
+from .tcn import TemporalCNN
+from .transformer import CausalTransformer
+
+__all__ = [
+    "RNN",
+    "CausalTransformer",
+    "LinearRNN",
+    "TemporalCNN",
+    "ensemble_kernels",
+    "exp_sum_rnn",
+    "fit_kernels",
+    "fit_log_line",
+    "hitting_time",
+    "impulse_response",
+    "longest_plateau",
+    "model_kernel",
+    "relative_error",
+    "stack",
+    "tt_ranks",
+    "tt_singular_values",
+    "white_noise_loss",
+]
