@@ -1,0 +1,32 @@
+"""2-D Rayleigh–Bénard convection: free-slip pseudo-spectral simulator, linear theory, Lorenz."""
+
+from .galerkin import (
+    galerkin_lorenz_field,
+    lorenz_coordinates,
+    lorenz_coordinates_from_fields,
+    lorenz_mode,
+    lorenz_parameters,
+    lorenz_state,
+)
+from .linear import K_CRITICAL, RA_CRITICAL, critical_rayleigh, growth_rate
+from .simulator import RBC, simulate
+from .spectral import Basis, midpoints, to_grid, to_modes
+
+__all__ = [
+    "RBC",
+    "K_CRITICAL",
+    "RA_CRITICAL",
+    "Basis",
+    "critical_rayleigh",
+    "galerkin_lorenz_field",
+    "growth_rate",
+    "lorenz_coordinates",
+    "lorenz_coordinates_from_fields",
+    "lorenz_mode",
+    "lorenz_parameters",
+    "lorenz_state",
+    "midpoints",
+    "simulate",
+    "to_grid",
+    "to_modes",
+]
