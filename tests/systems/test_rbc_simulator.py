@@ -7,8 +7,7 @@ import pytest
 
 from dynml.core.data import Trajectories
 from dynml.core.plot import loglog_slope
-from dynml.systems.rbc import K_CRITICAL, RA_CRITICAL, RBC, critical_rayleigh, growth_rate
-from dynml.systems.rbc import simulate
+from dynml.systems.rbc import K_CRITICAL, RA_CRITICAL, RBC, critical_rayleigh, growth_rate, simulate
 
 ASPECT = 2 * np.sqrt(2.0)  # mode m = 2 has the critical wavenumber pi / sqrt 2
 
