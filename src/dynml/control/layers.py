@@ -1,0 +1,109 @@
+"""Layers of a network seen as a discrete-time control system `x_{t+1} = f_t(x_t, θ_t)`.
+
+Every layer maps a whole batch state to the next (`(S, ...) -> (S, ...)`), so layers that couple
+samples (batch norm) fit the same Pontryagin machinery as per-sample ones. The trainable leaves
+of a layer are its control `θ_t`.
+"""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from ..core.nn import activation
+
+
+class Residual(eqx.Module):
+    """Residual dense layer `x + h·σ(W x + b)` (Li, Chen, Tai, E 2018 toy net)."""
+
+    weight: Float[Array, "dim dim"]
+    bias: Float[Array, " dim"]
+    step: float = eqx.field(static=True)
+    act: str = eqx.field(static=True)
+
+    def __init__(self, dim: int, *, step: float = 0.25, act: str = "tanh", key=None):
+        """Zero weights (the toy problem's saddle) when `key` is `None`, else `N(0, 1/dim)`."""
+        activation(act)
+        if key is None:
+            self.weight = jnp.zeros((dim, dim))
+        else:
+            self.weight = jax.random.normal(key, (dim, dim)) / jnp.sqrt(dim)
+        self.bias = jnp.zeros(dim)
+        self.step, self.act = step, act
+
+    def __call__(self, x: Float[Array, "S dim"]) -> Float[Array, "S dim"]:
+        return x + self.step * activation(self.act)(x @ self.weight.T + self.bias)
+
+
+class Dense(eqx.Module):
+    """Dense layer `σ(W x + b)` (identity `σ` for a classifier head)."""
+
+    weight: Float[Array, "out inp"]
+    bias: Float[Array, " out"]
+    act: str = eqx.field(static=True)
+
+    def __init__(self, inp: int, out: int, *, key: PRNGKeyArray, act: str = "identity"):
+        activation(act)
+        self.weight = jax.random.normal(key, (out, inp)) / jnp.sqrt(inp)
+        self.bias = jnp.zeros(out)
+        self.act = act
+
+    def __call__(self, x: Float[Array, "S inp"]) -> Float[Array, "S out"]:
+        return activation(self.act)(x @ self.weight.T + self.bias)
+
+
+def _conv(x, kernel):
+    return jax.lax.conv_general_dilated(x, kernel, (1, 1), "SAME")
+
+
+class Conv(eqx.Module):
+    """Convolution `σ(K * x + b)` with SAME padding on `(S, C, H, W)` batches."""
+
+    kernel: Float[Array, "out inp k k"]
+    bias: Float[Array, " out"]
+    act: str = eqx.field(static=True)
+
+    def __init__(self, inp: int, out: int, size: int = 3, *, key: PRNGKeyArray, act="tanh"):
+        activation(act)
+        self.kernel = jax.random.normal(key, (out, inp, size, size)) / jnp.sqrt(inp * size**2)
+        self.bias = jnp.zeros(out)
+        self.act = act
+
+    def __call__(self, x: Float[Array, "S C H W"]) -> Float[Array, "S C2 H W"]:
+        return activation(self.act)(_conv(x, self.kernel) + self.bias[:, None, None])
+
+
+class ConvResidual(eqx.Module):
+    """Residual convolution `x + h·tanh(K * x + b)` (the E-MSA MNIST net, h = 0.5)."""
+
+    conv: Conv
+    step: float = eqx.field(static=True)
+
+    def __init__(self, channels: int, size: int = 3, *, key: PRNGKeyArray, step: float = 0.5):
+        self.conv = Conv(channels, channels, size, key=key, act="tanh")
+        self.step = step
+
+    def __call__(self, x: Float[Array, "S C H W"]) -> Float[Array, "S C H W"]:
+        return x + self.step * self.conv(x)
+
+
+class AvgPool(eqx.Module):
+    """2×2 average pooling (no control)."""
+
+    def __call__(self, x: Float[Array, "S C H W"]) -> Float[Array, "S C H2 W2"]:
+        s, c, h, w = x.shape
+        return x.reshape(s, c, h // 2, 2, w // 2, 2).mean(axis=(3, 5))
+
+
+class ChannelMean(eqx.Module):
+    """Spatial mean of each channel: `(S, C, H, W) -> (S, C)` (no control)."""
+
+    def __call__(self, x: Float[Array, "S C H W"]) -> Float[Array, "S C"]:
+        return x.mean(axis=(2, 3))
+
+
+class Flatten(eqx.Module):
+    """`(S, ...) -> (S, prod(...))` (no control)."""
+
+    def __call__(self, x: Array) -> Array:
+        return x.reshape(x.shape[0], -1)

@@ -1,0 +1,161 @@
+"""MSA toy problem (Li, Chen, Tai, E, JMLR 2018): fit sin on [−π, π] with 20 residual layers
+initialised at zero; basic MSA, extended MSA, SGD, Adagrad and Adam per iteration and per second.
+"""
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from ..control import MSA, Residual, gradient_seconds_per_step, msa_fit, pmp
+from ..core import fit, plot
+from ..core.experiment import experiment
+from ..core.runs import Run
+
+
+@experiment(
+    "msa-toy",
+    paper="Li, Chen, Tai, E, JMLR 2018 (arXiv 1710.09513), toy sin-fitting problem",
+    summary="basic MSA vs extended MSA vs SGD/Adagrad/Adam on a zero-initialised residual net",
+)
+@dataclass(frozen=True)
+class Config:
+    n_train: int = 100
+    n_test: int = 100
+    dim: int = 5
+    depth: int = 20
+    step: float = 0.25
+    iterations: int = 500
+    rho: float = 5.0
+    reg: float = 1e-3
+    inner_steps: int = 20
+    inner_lr: float = 0.2
+    sgd_lr: float = 0.1
+    adagrad_lr: float = 0.1
+    adam_lr: float = 0.005
+    seed: int = 0
+
+    @classmethod
+    def quick(cls) -> "Config":
+        return cls(iterations=60)
+
+
+def sin_data(n: int, dim: int, key) -> tuple[jax.Array, jax.Array]:
+    """`x ~ U[−π, π]` copied to `dim` coordinates, target `sin x`."""
+    x = jax.random.uniform(key, (n,), minval=-jnp.pi, maxval=jnp.pi)
+    return jnp.repeat(x[:, None], dim, axis=1), jnp.sin(x)
+
+
+def sum_mse(x_T: jax.Array, y: jax.Array) -> jax.Array:
+    """Terminal loss `Φ = (Σ_i x_{T,i} − y)²` (output = sum of the nodes)."""
+    return (x_T.sum(axis=-1) - y) ** 2
+
+
+def run(cfg: Config, run: Run) -> None:
+    k_train, k_test, k_fit = jax.random.split(jax.random.key(cfg.seed), 3)
+    train, test = sin_data(cfg.n_train, cfg.dim, k_train), sin_data(cfg.n_test, cfg.dim, k_test)
+    net = tuple(Residual(cfg.dim, step=cfg.step) for _ in range(cfg.depth))
+    loss_fn = lambda layers, batch: pmp.loss(layers, *batch, sum_mse, cfg.reg)  # noqa: E731
+    test_loss = jax.jit(lambda layers: jnp.mean(sum_mse(pmp.forward(layers, test[0])[-1], test[1])))
+
+    curves, per_step, finals = {}, {}, {}
+    for name, rho in (("basic MSA", 0.0), ("E-MSA", cfg.rho)):
+        method = MSA(
+            rho=rho, reg=cfg.reg, inner_steps=cfg.inner_steps, inner="adam", inner_lr=cfg.inner_lr
+        )
+        res = msa_fit(net, sum_mse, train, method, steps=cfg.iterations, key=k_fit)
+        curves[name], per_step[name] = res.history["loss"], res.history["seconds_per_step"]
+        finals[name] = (res.stopped, float(test_loss(res.model)))
+    for name, opt in (
+        ("SGD", optax.sgd(cfg.sgd_lr)),
+        ("Adagrad", optax.adagrad(cfg.adagrad_lr)),
+        ("Adam", optax.adam(cfg.adam_lr)),
+    ):
+        res = fit(
+            net,
+            loss_fn,
+            train,
+            steps=cfg.iterations,
+            key=k_fit,
+            optimizer=opt,
+            log_every=cfg.iterations,
+            progress=False,
+            desc=name,
+        )
+        curves[name], finals[name] = res.history["loss"], (res.stopped, float(test_loss(res.model)))
+        per_step[name] = gradient_seconds_per_step(loss_fn, net, train, opt)
+
+    rows = []
+    for name, loss in curves.items():
+        loss = np.asarray(loss)
+        rows.append(
+            dict(
+                method=name,
+                iterations=len(loss),
+                stopped=finals[name][0],
+                loss_it10=loss[min(10, len(loss) - 1)],
+                final_train=loss[-1],
+                max_after_10=loss[10:].max() if len(loss) > 10 else float("nan"),
+                test=finals[name][1],
+                ms_per_it=1e3 * per_step[name],
+            )
+        )
+    run.table(
+        "methods",
+        rows,
+        caption="training loss (before the step) at iteration 10 and at "
+        "the end, the largest loss after iteration 10 (divergence), test MSE, ms/iteration "
+        "without compile time",
+    )
+    by = {r["method"]: r for r in rows}
+    best_grad = min(by[m]["loss_it10"] for m in ("SGD", "Adagrad", "Adam"))
+    run.metric(
+        "emsa_loss_it10",
+        by["E-MSA"]["loss_it10"],
+        paper="below the gradient methods",
+        note=f"best gradient method at iteration 10: {best_grad:.3g}",
+    )
+    run.metric("emsa_test_mse", by["E-MSA"]["test"])
+    run.metric("adam_test_mse", by["Adam"]["test"])
+    run.metric(
+        "basic_msa_max_after_10",
+        by["basic MSA"]["max_after_10"],
+        paper="basic MSA diverges",
+        note="largest loss after iteration 10",
+    )
+    run.metric("emsa_max_after_10", by["E-MSA"]["max_after_10"], paper="E-MSA stays stable")
+    run.metric("emsa_ms_per_it", by["E-MSA"]["ms_per_it"])
+    run.metric("adam_ms_per_it", by["Adam"]["ms_per_it"])
+    run.note(
+        "Ours uses the extended Hamiltonian with per-sample feasibility errors (costates rescaled "
+        f"by S) and solves all {cfg.depth} layers' maximisations at once with {cfg.inner_steps} "
+        f"Adam steps (lr {cfg.inner_lr}); the authors used about 10 L-BFGS iterations per layer "
+        "and ρ = 1 in their normalisation, so our ρ is not numerically the same as theirs. "
+        "L-BFGS is available (`MSA(inner='lbfgs')`) but compiled far slower here and was less "
+        "stable in the 20-layer unrolled problem. One E-MSA iteration costs many gradient "
+        "evaluations, so per second the gradient methods catch up; the claim reproduced is the "
+        "per-iteration one."
+    )
+    fig, axes = plot.figure(2)
+    secs = {k: (np.arange(len(v)) * per_step[k], v) for k, v in curves.items()}
+    plot.curves(
+        axes[0],
+        None,
+        {k: (np.arange(len(v)), v) for k, v in curves.items()},
+        logy=True,
+        xlabel="iteration",
+        ylabel="training loss",
+        title="per iteration",
+    )
+    plot.curves(
+        axes[1],
+        None,
+        secs,
+        logy=True,
+        xlabel="wall seconds (no compile)",
+        ylabel="training loss",
+        title="per second",
+    )
+    run.figure("loss_curves", fig, caption="training loss versus iteration and wall time")
