@@ -169,6 +169,15 @@ SDE_SOLVERS: dict[str, type] = {
 """Itô solvers: euler, milstein. Stratonovich: heun, euler_heun, stratonovich_milstein
 (they agree with Itô for additive noise). Additive noise only: sra1, shark."""
 _LEVY_AREA = {"sra1", "shark"}
+# Milstein solvers build Jacobians over the whole state: batch them by vmap, not as one state.
+_PER_SAMPLE = {"milstein", "stratonovich_milstein"}
+
+
+class _BatchControlTerm(diffrax.ControlTerm):
+    """`ControlTerm` whose product is a matrix-vector product over leading batch axes."""
+
+    def prod(self, vf, control):
+        return jnp.einsum("...dn,...n->...d", vf, control)
 
 
 def _brownian_path(key, t0, t1, noise_shape, dt, solver, brownian, increments):
@@ -206,10 +215,12 @@ def solve_sde(
     Brownian motion is a `VirtualBrownianTree` drawn from `key` (`brownian="virtual"`) or
     the cheaper `UnsafeBrownianPath` (`brownian="unsafe"`); or give `increments`, the
     Brownian increments over the steps `ts[0] + i dt`, shape `(n_steps, noise_dim)`, to
-    couple the path with another process driven by the same noise (Euler-type solvers).
-    With `batch=True`, `y0` is `(batch, dim)`, each sample gets its own Brownian path
-    (`key` split, or `increments` of shape `(batch, n_steps, noise_dim)`) and the output is
-    `(batch, n_t, dim)`. Solver names and their calculus are in `SDE_SOLVERS`.
+    couple the path with another process driven by the same noise (solvers without Lévy
+    areas). With `batch=True`, `y0` is `(batch, dim)`, the fields are vmapped and the batch
+    is solved as one state with independent Brownian coordinates per sample (`increments`
+    then has shape `(batch, n_steps, noise_dim)`; Milstein solvers vmap one solve per
+    sample instead); the output is `(batch, n_t, dim)`.
+    Solver names and their calculus (Itô or Stratonovich) are in `SDE_SOLVERS`.
     """
     if solver not in SDE_SOLVERS:
         raise ValueError(f"unknown SDE solver {solver!r}; choose one of {sorted(SDE_SOLVERS)}")
@@ -221,30 +232,36 @@ def solve_sde(
         raise ValueError(f"solver {solver!r} needs Levy areas: give a key, not increments")
     if not dt > 0:
         raise ValueError(f"dt must be a positive step size, got {dt}")
+    ts = jnp.asarray(ts)
     y0 = jnp.asarray(y0)
     t0, t1 = ts[0], ts[-1]
     n_steps = int(np.ceil(float(ts[-1] - ts[0]) / dt - 1e-9))
     m = noise_dim if noise_dim is not None else y0.shape[-1]
-
-    def one(y, k, dw):
-        bm = _brownian_path(k, t0, t1, (m,), dt, solver, brownian, dw)
-        terms = diffrax.MultiTerm(diffrax.ODETerm(drift), diffrax.ControlTerm(diffusion, bm))
-        sol = diffrax.diffeqsolve(
-            terms,
-            SDE_SOLVERS[solver](),
-            t0=t0,
-            t1=t1,
-            dt0=dt,
-            y0=y,
-            args=args,
-            saveat=diffrax.SaveAt(ts=ts),
-            stepsize_controller=diffrax.ConstantStepSize(),
-            adjoint=diffrax.DirectAdjoint(),
-            max_steps=max_steps if max_steps is not None else n_steps + 1,
-        )
-        return sol.ys
-
-    if not batch:
-        return one(y0, key, increments)
-    keys = None if key is None else jax.random.split(key, y0.shape[0])
-    return jax.vmap(one)(y0, keys, increments)
+    if batch and solver in _PER_SAMPLE:
+        keys = None if key is None else jax.random.split(key, y0.shape[0])
+        options = dict(dt=dt, solver=solver, noise_dim=m, brownian=brownian, args=args)
+        return jax.vmap(
+            lambda y, k, dw: solve_sde(
+                drift, diffusion, y, ts, k, increments=dw, max_steps=max_steps, **options
+            )
+        )(y0, keys, increments)
+    if batch:
+        drift, diffusion = _batched(drift), _batched(diffusion)
+        if increments is not None:
+            increments = jnp.moveaxis(jnp.asarray(increments), 1, 0)
+    bm = _brownian_path(key, t0, t1, (*y0.shape[:-1], m), dt, solver, brownian, increments)
+    terms = diffrax.MultiTerm(diffrax.ODETerm(drift), _BatchControlTerm(diffusion, bm))
+    sol = diffrax.diffeqsolve(
+        terms,
+        SDE_SOLVERS[solver](),
+        t0=t0,
+        t1=t1,
+        dt0=dt,
+        y0=y0,
+        args=args,
+        saveat=diffrax.SaveAt(ts=ts),
+        stepsize_controller=diffrax.ConstantStepSize(),
+        adjoint=diffrax.DirectAdjoint(),
+        max_steps=max_steps if max_steps is not None else n_steps + 1,
+    )
+    return jnp.moveaxis(sol.ys, 0, 1) if batch else sol.ys
