@@ -149,17 +149,18 @@ def fit(
         return out if has_aux else (out, jnp.zeros(0))
 
     def one_step(carry, step):
-        p, s, bad = carry
+        # `p_good`: the latest parameters whose loss and gradient were finite.
+        p, s, p_good, bad = carry
         (loss, aux), grads = jax.value_and_grad(loss_of, has_aux=True)(p, batch_at(step), step)
         updates, s_new = opt.update(grads, s, p, value=loss)
         p_new = eqx.apply_updates(p, updates)
         ok = jnp.isfinite(loss) & _all_finite(grads) & ~bad
         keep = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), new, old)
-        return (keep(p_new, p), keep(s_new, s), bad | ~ok), (loss, aux)
+        return (keep(p_new, p), keep(s_new, s), keep(p, p_good), bad | ~ok), (loss, aux, ok)
 
     @eqx.filter_jit
     def run_chunk(p, s, bad, first, length):
-        return jax.lax.scan(one_step, (p, s, bad), first + jnp.arange(length))
+        return jax.lax.scan(one_step, (p, s, p, bad), first + jnp.arange(length))
 
     @eqx.filter_jit
     def val_loss_of(p):
@@ -190,12 +191,12 @@ def fit(
     )
     for end in _chunk_ends(state["step"], steps, log_every, checkpoint_every):
         first = state["step"]
-        (params, opt_state, bad), (losses, aux) = run_chunk(
+        (params, opt_state, good_params, bad), (losses, aux, ok) = run_chunk(
             params, opt_state, bad, first, end - first
         )
         losses, aux = np.asarray(losses), np.asarray(aux)
         if bool(bad):
-            n_good = int(np.argmax(~np.isfinite(losses))) if not np.all(np.isfinite(losses)) else 0
+            params, n_good = good_params, int(np.sum(np.asarray(ok)))
             history["loss"].extend(losses[:n_good].tolist())
             if has_aux:
                 history["aux"].extend(aux[:n_good].tolist())
