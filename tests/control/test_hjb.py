@@ -1,0 +1,53 @@
+"""Mean-field LQ: Riccati (HJB), PMP/MSA and gradient solutions agree; the sampling gap."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from dynml.control import hjb
+from dynml.experiments.mean_field_lq import sampling_gaps
+
+
+@pytest.fixture(scope="module")
+def problem():
+    prob = hjb.random_problem(jax.random.key(0))
+    return prob, prob.sample(jax.random.key(1), 128)
+
+
+def test_population_cost_formula_matches_simulation(problem):
+    prob, x0 = problem
+    theta = jax.random.normal(jax.random.key(2), (prob.horizon, 2))
+    cov = jnp.cov(x0.T, bias=True)
+    exact = hjb.population_cost(prob, theta, x0.mean(axis=0), cov)
+    assert jnp.allclose(hjb.empirical_cost(prob, theta, x0), exact, rtol=1e-5)
+
+
+def test_riccati_control_is_a_stationary_point(problem):
+    prob, x0 = problem
+    theta = hjb.riccati_control(prob, x0.mean(axis=0))
+    grad = jax.grad(hjb.empirical_cost, argnums=1)(prob, theta, x0)
+    assert jnp.abs(grad).max() < 1e-3 * (1 + hjb.empirical_cost(prob, theta, x0))
+
+
+def test_riccati_msa_and_gradient_agree(problem):
+    prob, x0 = problem
+    riccati = hjb.riccati_control(prob, x0.mean(axis=0))
+    msa, _ = hjb.msa_control(prob, x0, iterations=200, rho=20.0)
+    grad, _ = hjb.gradient_control(prob, x0, steps=1500)
+    assert jnp.abs(msa - riccati).max() < 2e-3 * (1 + jnp.abs(riccati).max())
+    assert jnp.abs(grad - riccati).max() < 2e-3
+
+
+@pytest.mark.slow
+def test_sampling_gap_decays_like_inverse_sqrt_n(problem):
+    prob, _ = problem
+    ns = np.array([16, 64, 256, 1024, 4096])
+    gaps = [sampling_gaps(prob, int(n), 200, jax.random.key(int(n)))["theta_gap"] for n in ns]
+    slope = np.polyfit(np.log(ns), np.log(gaps), 1)[0]
+    assert abs(slope + 0.5) < 0.1
+
+
+def test_random_problem_rejects_bad_sizes():
+    with pytest.raises(ValueError, match="positive"):
+        hjb.random_problem(jax.random.key(0), horizon=0)
