@@ -1,0 +1,69 @@
+"""PCA and the PCA-ResNet autoencoder: exact PCA algebra, PCA initialisation, isometry."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from dynml.identify.onsager import OnsagerNet
+from dynml.identify.reduce import PCA, PCAResNet, isometry_loss, train_jointly
+
+
+def _data(n=400, dim=12, seed=0):
+    """Samples with variances 16, 4, 1, 0.01, ... along a random orthonormal basis."""
+    rng = np.random.default_rng(seed)
+    basis, _ = np.linalg.qr(rng.normal(size=(dim, dim)))
+    std = np.array([4.0, 2.0, 1.0] + [0.1] * (dim - 3))
+    coords = rng.normal(size=(n, dim)) * std
+    coords -= coords.mean(axis=0)
+    coords = coords / coords.std(axis=0) * std  # exact sample variances
+    return coords @ basis.T + 3.0, basis, std**2
+
+
+def test_pca_recovers_the_variances_and_directions():
+    x, basis, var = _data()
+    pca = PCA.fit(x, 3)
+    # sample covariance is diagonal in `basis` only up to sampling; compare the spectra
+    expected = np.sort(np.linalg.eigvalsh(np.cov(x.T, bias=True)))[::-1]
+    np.testing.assert_allclose(pca.variance, expected[:3], rtol=1e-5)
+    np.testing.assert_allclose(
+        pca.explained_variance_ratio, (expected / expected.sum())[:10], rtol=1e-4
+    )
+    np.testing.assert_allclose(pca.components @ pca.components.T, np.eye(3), atol=1e-5)
+    full = PCA.fit(x, 12)
+    np.testing.assert_allclose(full.decode(full.encode(jnp.asarray(x))), x, atol=1e-4)
+    with pytest.raises(ValueError, match="1 <= m"):
+        PCA.fit(x, 13)
+
+
+def test_untrained_autoencoder_is_pca_and_isometry_matches_the_residual_variance():
+    x, _, _ = _data()
+    x = jnp.asarray(x, jnp.float32)
+    pca8, pca2 = PCA.fit(x, 8), PCA.fit(x, 2)
+    ae = PCAResNet(pca8, widths=(4, 2), hidden=8, key=jax.random.PRNGKey(0))
+    np.testing.assert_allclose(jax.vmap(ae.encode)(x), pca2.encode(x), atol=1e-4)
+    recon = jax.vmap(lambda v: ae.decode(ae.encode(v)))(x)
+    np.testing.assert_allclose(recon, pca2.decode(pca2.encode(x)), atol=1e-4)
+    x1, x2, dt = x[:-1], x[1:], jnp.full(x.shape[0] - 1, 0.5)
+    residual = (x1 - x2) - (x1 - x2) @ pca2.components.T @ pca2.components
+    expected = jnp.mean(jnp.sum(residual**2, axis=-1)) / 0.25
+    np.testing.assert_allclose(isometry_loss(ae.encode, x1, x2, dt), expected, rtol=1e-4)
+    full = PCA.fit(x, 12)
+    np.testing.assert_allclose(isometry_loss(full.encode, x1, x2, dt), 0.0, atol=1e-3)
+    with pytest.raises(ValueError, match="widths"):
+        PCAResNet(pca8, widths=(9, 2), key=jax.random.PRNGKey(0))
+
+
+def test_joint_training_keeps_the_first_layer_frozen_and_lowers_the_loss():
+    x, _, _ = _data(n=200)
+    rng = np.random.default_rng(1)
+    x1 = jnp.asarray(x, jnp.float32)
+    x2 = x1 + 0.05 * jnp.asarray(rng.normal(size=x.shape), jnp.float32)
+    dt = jnp.full(x.shape[0], 0.1)
+    ae = PCAResNet(PCA.fit(x, 6), widths=(3,), hidden=8, key=jax.random.PRNGKey(0))
+    field = OnsagerNet(3, 8, key=jax.random.PRNGKey(1))
+    result = train_jointly(
+        ae, field, (x1, x2, dt), epochs=20, key=jax.random.PRNGKey(2), batch_size=50, progress=False
+    )
+    assert result.history["loss"][-1] < result.history["loss"][0]
+    np.testing.assert_allclose(result.model[0].pca.components, ae.pca.components)
