@@ -52,14 +52,21 @@ def member(models: eqx.Module, i: int) -> eqx.Module:
     return eqx.combine(jax.tree_util.tree_map(lambda a: a[i], params), static)
 
 
-def ensemble_loss(models: eqx.Module, pairs: Pairs) -> Array:
-    """Sum of the members' `heun_loss` (each member's gradient is its own loss's gradient)."""
-    return jnp.sum(eqx.filter_vmap(heun_loss, in_axes=(eqx.if_array(0), None))(models, pairs))
+def summed(loss: Callable[[eqx.Module, Pairs], Array]) -> Callable[[eqx.Module, Pairs], Array]:
+    """`loss` summed over ensemble members (each member's gradient is its own loss's gradient)."""
+
+    def total(models: eqx.Module, pairs: Pairs) -> Array:
+        return jnp.sum(eqx.filter_vmap(loss, in_axes=(eqx.if_array(0), None))(models, pairs))
+
+    return total
 
 
-def member_losses(models: eqx.Module, pairs: Pairs) -> np.ndarray:
-    """Each member's `heun_loss` on `pairs` (e.g. the test one-step MSE per seed)."""
-    f = eqx.filter_jit(eqx.filter_vmap(heun_loss, in_axes=(eqx.if_array(0), None)))
+ensemble_loss = summed(heun_loss)
+
+
+def member_losses(models: eqx.Module, pairs: Pairs, loss=heun_loss) -> np.ndarray:
+    """Each member's `loss` on `pairs` (e.g. the test one-step MSE per seed)."""
+    f = eqx.filter_jit(eqx.filter_vmap(loss, in_axes=(eqx.if_array(0), None)))
     return np.asarray(f(models, pairs))
 
 
@@ -93,10 +100,11 @@ def train_vector_field(
     val_pairs: Pairs | None = None,
     n_members: int | None = None,
     log_epochs: int = 10,
+    loss: Callable[[eqx.Module, Pairs], Array] = heun_loss,
     progress: bool = True,
     desc: str = "vector field",
 ) -> FitResult:
-    """Fit `model` (or an `ensemble` of `n_members`) with the one-step Heun loss on `pairs`.
+    """Fit `model` (or an `ensemble` of `n_members`) by `loss` (one-step Heun) on `pairs`.
 
     `pairs` is `as_pairs(h1, h2, dt)`. Mini-batches of `batch_size`; the learning rate halves
     after `plateau_patience` epochs without improvement of the epoch-averaged training loss.
@@ -107,7 +115,7 @@ def train_vector_field(
         raise ValueError(f"epochs must be >= 1, got {epochs}")
     n = pairs[0].shape[0]
     steps_per_epoch = max(1, n // min(batch_size, n))
-    loss = heun_loss if n_members is None else ensemble_loss
+    loss = loss if n_members is None else summed(loss)
     clip = optax.clip_by_global_norm(clip_norm)
     optimizer = optax.chain(
         clip if n_members is None else per_member(clip),

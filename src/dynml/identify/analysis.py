@@ -1,0 +1,215 @@
+"""Analysis of a learned vector field `f(h) -> dh/dt`: fixed points, limit cycles, rollouts.
+
+- Fixed points: Newton's method `h <- h - J(h)^{-1} f(h)` (step length capped) from many
+  starts at once (vmap), converged roots merged, each with the eigenvalues of `J = df/dh`.
+- Limit cycles: single shooting on `(h0, T)`: `phi_T(h0) - h0 = 0` with the phase condition
+  `f(h_ref) . (h0 - h_ref) = 0`; `phi_T` is classical RK4 in rescaled time `s = t / T`, so
+  Newton differentiates through it in `T` too. Floquet multipliers: eigenvalues of
+  `d phi_T / d h0`.
+- Long rollouts through `core.solve`, the fraction that stays bounded, and a histogram
+  distance between long-time distributions (mean over coordinates of the total variation).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+from ..core.solve import rk4_step, solve
+
+VectorField = Callable[[Array], Array]
+
+
+@dataclass(frozen=True)
+class FixedPoints:
+    """Distinct fixed points `(k, dim)`, Jacobian eigenvalues `(k, dim)` and unstable counts."""
+
+    points: np.ndarray
+    eigenvalues: np.ndarray
+
+    @property
+    def n_unstable(self) -> np.ndarray:
+        """Number of eigenvalues with positive real part at each point (0: stable)."""
+        return np.sum(self.eigenvalues.real > 0, axis=1)
+
+
+def jacobian_eigenvalues(field: VectorField, h: Float[Array, " dim"]) -> np.ndarray:
+    """Eigenvalues of the Jacobian `df/dh` at `h`."""
+    return np.linalg.eigvals(np.asarray(jax.jacfwd(field)(jnp.asarray(h)), np.float64))
+
+
+@eqx.filter_jit
+def _newton(field, starts, n_iter: int, max_step: float):
+    def step(h, _):
+        f, jac = field(h), jax.jacfwd(field)(h)
+        delta = jnp.linalg.solve(jac, f)
+        size = jnp.linalg.norm(delta)
+        return h - delta * jnp.minimum(1.0, max_step / (size + 1e-30)), None
+
+    def solve_one(h0):
+        h, _ = jax.lax.scan(step, h0, None, length=n_iter)
+        return h, jnp.linalg.norm(field(h))
+
+    return jax.vmap(solve_one)(starts)
+
+
+def find_fixed_points(
+    field: VectorField,
+    starts: Float[Array, "n dim"],
+    *,
+    n_iter: int = 60,
+    max_step: float = 5.0,
+    tol: float = 1e-3,
+    merge_tol: float = 1e-2,
+) -> FixedPoints:
+    """Roots of `field` reached by damped Newton from each start, merged within `merge_tol`.
+
+    A root counts when `|f(h)| < tol * (1 + |h|)`. Works for any equinox-module field.
+    """
+    starts = jnp.asarray(starts, jnp.float32)
+    if starts.ndim != 2:
+        raise ValueError(f"starts must have shape (n, dim), got {starts.shape}")
+    roots, residual = (np.asarray(a) for a in _newton(field, starts, n_iter, max_step))
+    ok = np.isfinite(residual) & (residual < tol * (1 + np.linalg.norm(roots, axis=1)))
+    kept: list[np.ndarray] = []
+    for h in roots[ok][np.argsort(residual[ok])]:
+        if all(np.linalg.norm(h - k) > merge_tol * (1 + np.linalg.norm(k)) for k in kept):
+            kept.append(h)
+    dim = starts.shape[1]
+    points = np.array(kept).reshape(-1, dim)
+    eig = np.array([jacobian_eigenvalues(field, h) for h in points]).reshape(-1, dim)
+    return FixedPoints(points, eig)
+
+
+def match_fixed_points(found: FixedPoints, exact: np.ndarray) -> np.ndarray:
+    """Distance from each exact fixed point to the nearest found one (`inf` if none found)."""
+    if len(found.points) == 0:
+        return np.full(len(exact), np.inf)
+    d = np.linalg.norm(exact[:, None, :] - found.points[None, :, :], axis=-1)
+    return d.min(axis=1)
+
+
+@dataclass(frozen=True)
+class LimitCycle:
+    """A periodic orbit through `point` with `period`, its Floquet multipliers and convergence."""
+
+    point: np.ndarray
+    period: float
+    multipliers: np.ndarray
+    converged: bool
+
+
+def flow_map(field: VectorField, h0: Array, period: Array, n_steps: int) -> Array:
+    """`phi_T(h0)` by `n_steps` classical RK4 steps of `dh/ds = T f(h)` on `s in [0, 1]`."""
+
+    def step(h, _):
+        return rk4_step(lambda y: period * field(y), h, 1.0 / n_steps), None
+
+    return jax.lax.scan(step, h0, None, length=n_steps)[0]
+
+
+def find_limit_cycle(
+    field: VectorField,
+    h0: Float[Array, " dim"],
+    period: float,
+    *,
+    n_steps: int = 400,
+    n_iter: int = 30,
+    tol: float = 1e-4,
+) -> LimitCycle:
+    """Shooting for a periodic orbit near the guess `(h0, period)` (Newton on `(h, T)`)."""
+    h_ref = jnp.asarray(h0, jnp.float32)
+    f_ref = field(h_ref)
+
+    def residual(z):
+        h, t = z[:-1], z[-1]
+        return jnp.concatenate([flow_map(field, h, t, n_steps) - h, (f_ref @ (h - h_ref))[None]])
+
+    newton = jax.jit(lambda z: z - jnp.linalg.solve(jax.jacfwd(residual)(z), residual(z)))
+    z = jnp.concatenate([h_ref, jnp.array([period], jnp.float32)])
+    for _ in range(n_iter):
+        z = newton(z)
+        err = float(jnp.linalg.norm(residual(z)))
+        if not np.isfinite(err) or err < tol * (1 + float(jnp.linalg.norm(z[:-1]))):
+            break
+    h, t = z[:-1], z[-1]
+    monodromy = jax.jacfwd(lambda y: flow_map(field, y, t, n_steps))(h)
+    multipliers = np.linalg.eigvals(np.asarray(monodromy, np.float64))
+    converged = bool(np.isfinite(err) and err < tol * (1 + float(jnp.linalg.norm(h))))
+    return LimitCycle(np.asarray(h), float(t), multipliers, converged and float(t) > 0)
+
+
+def _autonomous(t, y, model):
+    del t
+    return model(y)
+
+
+def rollout(
+    field: eqx.Module,
+    h0: Float[Array, "batch dim"],
+    t_final: float,
+    dt: float | None,
+    *,
+    n_save: int = 1001,
+    solver: str = "rk4",
+    max_steps: int = 100_000,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rollouts of `dh/dt = field(h)` from each row of `h0` to `t_final`.
+
+    Fixed step `dt` (RK4 by default), or adaptive (`dt=None`, e.g. `solver="tsit5"`).
+    `field` is passed as `args`, so every model of one structure shares one compilation.
+    Returns `(ts (n_save,), hs (batch, n_save, dim))`; blown-up rollouts hold inf or NaN.
+    """
+    ts = jnp.linspace(0.0, t_final, n_save)
+    n_steps = None if dt is None else int(np.ceil(t_final / dt))
+    hs = solve(
+        _autonomous,
+        jnp.asarray(h0, jnp.float32),
+        ts,
+        args=field,
+        solver=solver,
+        dt=None if n_steps is None else t_final / n_steps,
+        rtol=1e-5,
+        atol=1e-6,
+        batch=True,
+        max_steps=max_steps if n_steps is None else n_steps + 10,
+    )
+    return np.asarray(ts), np.asarray(hs)
+
+
+def bounded_fraction(hs: Float[np.ndarray, "batch n_t dim"], bound: float) -> float:
+    """Fraction of rollouts that stay finite with `max |h| <= bound` at every saved time."""
+    hs = np.asarray(hs)
+    with np.errstate(invalid="ignore"):
+        ok = np.all(np.isfinite(hs), axis=(1, 2)) & (np.nanmax(np.abs(hs), axis=(1, 2)) <= bound)
+    return float(np.mean(ok))
+
+
+def histogram_distance(
+    a: Float[np.ndarray, "n dim"],
+    b: Float[np.ndarray, "m dim"],
+    *,
+    bins: int = 50,
+    limits: np.ndarray | None = None,
+) -> float:
+    """Mean over coordinates of the total variation `1/2 sum |p - q|` of two histograms.
+
+    `limits` `(dim, 2)` fixes the bins (default: the range of `b`); samples outside count in
+    neither histogram's bins but still in its total, so mass that escapes is penalised. 0 for
+    identical distributions, 1 for disjoint ones.
+    """
+    a, b = np.asarray(a).reshape(-1, np.shape(b)[-1]), np.asarray(b).reshape(-1, np.shape(b)[-1])
+    a = a[np.all(np.isfinite(a), axis=1)] if len(a) else a
+    if len(a) == 0:
+        return 1.0
+    limits = np.stack([b.min(0), b.max(0)], 1) if limits is None else np.asarray(limits)
+    tv = []
+    for i, (lo, hi) in enumerate(limits):
+        p = np.histogram(a[:, i], bins=bins, range=(lo, hi))[0] / len(a)
+        q = np.histogram(b[:, i], bins=bins, range=(lo, hi))[0] / len(b)
+        tv.append(0.5 * (np.abs(p - q).sum() + abs(p.sum() - q.sum())))
+    return float(np.mean(tv))

@@ -1,0 +1,53 @@
+"""Fixed points, limit cycles, boundedness and histogram distance on fields with known answers."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from dynml.identify import (
+    bounded_fraction,
+    find_fixed_points,
+    find_limit_cycle,
+    histogram_distance,
+    match_fixed_points,
+)
+from dynml.systems.lorenz import fixed_points, lorenz63
+
+
+@pytest.mark.parametrize(("r", "unstable"), [(28.0, [1, 2, 2]), (16.0, [1, 0, 0])])
+def test_fixed_point_finder_finds_lorenz_fixed_points(r, unstable):
+    starts = np.random.default_rng(0).uniform([-25, -25, -5], [25, 25, 30], size=(200, 3))
+    found = find_fixed_points(lambda h: lorenz63(0.0, h, (10.0, r, 8 / 3)), starts)
+    exact = fixed_points(r=r)
+    assert len(found.points) == 3
+    assert np.all(match_fixed_points(found, exact) < 1e-3)
+    order = [int(np.argmin(np.linalg.norm(found.points - e, axis=1))) for e in exact]
+    assert found.n_unstable[order].tolist() == unstable
+
+
+def _hopf(h):
+    x, y = h
+    r2 = x * x + y * y
+    return jnp.stack([x - y - x * r2, x + y - y * r2])
+
+
+def test_shooting_finds_the_hopf_limit_cycle():
+    """`r' = r - r^3`, `theta' = 1`: the unit circle, period 2 pi, multipliers 1, exp(-4 pi)."""
+    cycle = find_limit_cycle(_hopf, jnp.array([1.3, 0.2]), 5.0)
+    assert cycle.converged
+    assert abs(cycle.period - 2 * np.pi) < 1e-3
+    assert abs(np.linalg.norm(cycle.point) - 1) < 1e-3
+    mult = np.sort(np.abs(cycle.multipliers))
+    np.testing.assert_allclose(mult, [np.exp(-4 * np.pi), 1.0], atol=1e-3)
+
+
+def test_histogram_distance_and_bounded_fraction():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(20_000, 2))
+    assert histogram_distance(a, a) == 0.0
+    assert histogram_distance(a + 100, a) == 1.0
+    assert histogram_distance(rng.normal(size=(20_000, 2)), a) < 0.05
+    hs = np.zeros((4, 3, 2))
+    hs[1, 2] = np.inf
+    hs[2, 1] = 50.0
+    assert bounded_fraction(hs, 10.0) == 0.5

@@ -1,0 +1,36 @@
+"""The damped Langevin systems lose energy: `dE/dt = -gamma(x, v) v^2 <= 0`."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from dynml.systems.langevin import POTENTIALS, energy, friction, langevin, simulate
+
+
+@pytest.mark.parametrize(
+    ("potential", "damping"),
+    [("hookean", "constant"), ("pendulum", "nonlinear"), ("double_well", "nonlinear")],
+)
+def test_energy_decays_along_true_trajectories(potential, damping):
+    y0 = np.random.default_rng(0).uniform(-1, 1, size=(8, 2))
+    tr = simulate(y0, np.linspace(0, 5, 201), potential, damping)
+    e = np.asarray(energy(tr.x, potential))
+    assert np.all(np.diff(e, axis=1) <= 1e-6)
+    assert np.all(e[:, -1] < e[:, 0])
+
+
+@pytest.mark.parametrize("potential", sorted(POTENTIALS))
+def test_energy_rate_equals_minus_friction_times_v_squared(potential):
+    args = (potential, "nonlinear", 4.0, 3.0)
+    for y in jax.random.normal(jax.random.PRNGKey(0), (5, 2)):
+        rate = jax.grad(lambda z: energy(z, potential))(y) @ langevin(0.0, y, args)
+        np.testing.assert_allclose(
+            rate, -friction(y, "nonlinear", 3.0) * y[1] ** 2, rtol=1e-5, atol=1e-6
+        )
+
+
+def test_pendulum_curvature_at_the_bottom_is_kappa():
+    assert abs(float(jax.grad(jax.grad(POTENTIALS["pendulum"]))(0.0)) - 4.0) < 1e-5
+    with pytest.raises(ValueError, match="potential"):
+        simulate(jnp.zeros((1, 2)), jnp.linspace(0, 1, 3), potential="quartic")
