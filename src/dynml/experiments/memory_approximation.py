@@ -11,56 +11,12 @@ from dataclasses import dataclass
 
 import jax
 import numpy as np
-import optax
 
 from ..core import plot
 from ..core.experiment import experiment
 from ..core.runs import Run
-from ..sequence import ensemble_kernels, exp_sum_rnn, fit_kernels, relative_error, stack
+from ..sequence import best_rnn_kernels, l1_relative_error, relative_error
 from ..systems import memory as M
-
-
-def kernel_named(name: str) -> M.Kernel:
-    """`airy` Ai(t-6), `exprational` e^{-t/2}/(1+t), `exp` e^{-t}, `delay` ρ_0(t-10),
-    `power-<ω>` (1+t)^{-(1+ω)}."""
-    if name.startswith("power-"):
-        return M.power_law(float(name.split("-", 1)[1]))
-    named = {
-        "airy": M.airy_kernel(6.0),
-        "exprational": lambda t: np.exp(-0.5 * t) / (1.0 + t),
-        "exp": M.exp_sum([1.0]),
-        "delay": M.delayed(M.bump(0.3), 10.0),
-    }
-    if name not in named:
-        raise ValueError(f"unknown kernel {name!r}; use one of {sorted(named)} or power-<omega>")
-    return named[name]
-
-
-def l1_relative_error(rho_hat, rho) -> np.ndarray:
-    """`∫|ρ̂ - ρ| / ∫|ρ|`: the operator-norm error for bounded inputs (sup norm)."""
-    rho_hat, rho = np.asarray(rho_hat), np.asarray(rho)
-    return np.abs(rho_hat - rho).sum(-1) / np.abs(rho).sum(-1)
-
-
-def best_rnn_errors(
-    targets: np.ndarray, dt: float, width: int, steps: int, lr: float, key
-) -> np.ndarray:
-    """Relative L² and L¹ errors `(2, n_targets)` of the best width-`m` linear RNN found."""
-    keys = jax.random.split(key, len(targets))
-    init = stack([exp_sum_rnn(rho, dt, width, key=k) for rho, k in zip(targets, keys, strict=True)])
-    length = targets.shape[1]
-    candidates = [ensemble_kernels(init, length, dt)]
-    if steps > 0:
-        trained = fit_kernels(
-            init, targets, dt, steps=steps, key=key, optimizer=optax.adam(lr), log_every=steps
-        )
-        candidates.append(ensemble_kernels(trained.model, length, dt))
-    l2 = np.stack([relative_error(k, targets) for k in candidates])
-    l2 = np.where(np.isfinite(l2), l2, np.inf)
-    best = np.argmin(l2, axis=0)  # the better model in the trained norm (white-noise loss)
-    l1 = np.stack([l1_relative_error(k, targets) for k in candidates])
-    cols = np.arange(len(targets))
-    return np.stack([l2[best, cols], l1[best, cols]])
 
 
 def decay_fits(widths, errors) -> dict:
@@ -104,16 +60,15 @@ def run(cfg: Config, run: Run) -> None:
     key = jax.random.PRNGKey(cfg.seed)
     errors = {}  # length -> (2 norms, kernel, width)
     for n in cfg.lengths:
-        targets = np.stack([M.sample_kernel(kernel_named(k), n, cfg.dt) for k in cfg.kernels])
-        errors[n] = np.stack(
-            [
-                best_rnn_errors(
-                    targets, cfg.dt, m, cfg.steps, cfg.learning_rate, jax.random.fold_in(key, m)
-                )
-                for m in cfg.widths
-            ],
-            axis=-1,
-        )
+        targets = np.stack([M.sample_kernel(M.kernel_by_name(k), n, cfg.dt) for k in cfg.kernels])
+        per_width = []
+        for m in cfg.widths:
+            k_m = jax.random.fold_in(key, m)
+            fitted = best_rnn_kernels(
+                targets, cfg.dt, m, steps=cfg.steps, learning_rate=cfg.learning_rate, key=k_m
+            )
+            per_width.append([relative_error(fitted, targets), l1_relative_error(fitted, targets)])
+        errors[n] = np.moveaxis(np.array(per_width), 0, -1)
     rows = [
         dict(
             kernel=k,
@@ -171,7 +126,7 @@ def run(cfg: Config, run: Run) -> None:
     )
     t = np.arange(n_max) * cfg.dt
     for k in cfg.kernels:
-        axes[2].plot(t, kernel_named(k)(t), label=k)
+        axes[2].plot(t, M.kernel_by_name(k)(t), label=k)
     axes[2].set(xlim=(0, 30), xlabel="t", ylabel="ρ(t)", title="target kernels")
     for ax in axes:
         ax.legend(fontsize=7)

@@ -4,10 +4,12 @@ Jiang, Li, Li 2021)."""
 
 from .linear_rnn import LinearRNN
 from .memory import (
+    best_rnn_kernels,
     ensemble_kernels,
     exp_sum_rnn,
     fit_kernels,
     impulse_response,
+    l1_relative_error,
     model_kernel,
     relative_error,
     stack,
@@ -25,12 +27,14 @@ __all__ = [
     "CausalTransformer",
     "LinearRNN",
     "TemporalCNN",
+    "best_rnn_kernels",
     "ensemble_kernels",
     "exp_sum_rnn",
     "fit_kernels",
     "fit_log_line",
     "hitting_time",
     "impulse_response",
+    "l1_relative_error",
     "longest_plateau",
     "model_kernel",
     "relative_error",

@@ -35,6 +35,12 @@ def relative_error(rho_hat, rho) -> np.ndarray:
     return np.linalg.norm(rho_hat - rho, axis=-1) / np.linalg.norm(rho, axis=-1)
 
 
+def l1_relative_error(rho_hat, rho) -> np.ndarray:
+    """`Σ|ρ̂ - ρ| / Σ|ρ|`: the relative error in the operator norm for bounded inputs."""
+    rho_hat, rho = np.asarray(rho_hat), np.asarray(rho)
+    return np.abs(rho_hat - rho).sum(-1) / np.abs(rho).sum(-1)
+
+
 def impulse_response(model: Callable, length: int, dt: float) -> Float[Array, " length"]:
     """The kernel `ρ̂_s` of a causal linear single-input single-output model.
 
@@ -107,17 +113,49 @@ def fit_kernels(
 def exp_sum_rnn(rho: np.ndarray, dt: float, width: int, *, key: PRNGKeyArray) -> LinearRNN:
     """A width-`m` linear RNN that is the least-squares exponential sum with fixed rates.
 
-    Rates `λ_i` log-spaced on `[1/(n dt), 2/dt]` (the time scales the grid resolves);
+    Rates `λ_i` log-spaced inside `[1/(n dt), 2/dt]` (the time scales the grid resolves);
     `W = -diag(λ)`, `U = 1`, and `c` solves `min_c Σ_s (Σ_i c_i e^{-λ_i s dt} - ρ_s)²`.
     A good start for gradient training, and an upper bound on the best width-m error.
     """
     n = len(rho)
-    rates = np.logspace(np.log10(1.0 / (n * dt)), np.log10(2.0 / dt), width)
+    # geometric cell centres of [1/(n dt), 2/dt]
+    rates = np.exp(np.linspace(np.log(1.0 / (n * dt)), np.log(2.0 / dt), width + 2)[1:-1])
     basis = np.exp(-np.outer(np.arange(n) * dt, rates))
     c = np.linalg.lstsq(basis, np.asarray(rho, float), rcond=None)[0]
     model = LinearRNN(width, 1, 1, dt, key=key, rates=jnp.asarray(rates, jnp.float32), noise=0.0)
     model = eqx.tree_at(lambda m: m.U, model, jnp.ones((width, 1)))
     return eqx.tree_at(lambda m: m.c, model, jnp.asarray(c[None, :], jnp.float32))
+
+
+def best_rnn_kernels(
+    targets: Float[Array, "n length"],
+    dt: float,
+    width: int,
+    *,
+    steps: int,
+    learning_rate: float,
+    key: PRNGKeyArray,
+) -> np.ndarray:
+    """Kernels `(n, length)` of the best width-`m` linear RNN found for each target row.
+
+    The better, in the white-noise loss, of the least-squares exponential sum (`exp_sum_rnn`)
+    and that model trained further with Adam on all of `W, U, c`: an upper bound on the
+    error of the true best width-`m` linear RNN.
+    """
+    targets = np.asarray(targets)
+    keys = jax.random.split(key, len(targets))
+    init = stack([exp_sum_rnn(rho, dt, width, key=k) for rho, k in zip(targets, keys, strict=True)])
+    length = targets.shape[1]
+    candidates = [np.asarray(ensemble_kernels(init, length, dt))]
+    if steps > 0:
+        opt = optax.adam(learning_rate)
+        trained = fit_kernels(
+            init, targets, dt, steps=steps, key=key, optimizer=opt, log_every=steps
+        )
+        candidates.append(np.asarray(ensemble_kernels(trained.model, length, dt)))
+    losses = np.stack([relative_error(c, targets) for c in candidates])
+    best = np.argmin(np.where(np.isfinite(losses), losses, np.inf), axis=0)
+    return np.stack([candidates[b][i] for i, b in enumerate(best)])
 
 
 def tt_singular_values(values: Float[Array, " n"]) -> list[np.ndarray]:

@@ -68,6 +68,23 @@ def kernel_sum(*kernels: Kernel) -> Kernel:
     return lambda t: sum(k(t) for k in kernels)
 
 
+def kernel_by_name(name: str) -> Kernel:
+    """`exp` e^{-t}, `exprational` e^{-t/2}/(1+t), `airy` Ai(t-6), `delay` ρ_0(t-10) with
+    width 0.3, `window` 1{9<t<11}, `power-<ω>` (1+t)^{-(1+ω)}."""
+    if name.startswith("power-"):
+        return power_law(float(name.split("-", 1)[1]))
+    named = {
+        "exp": exp_sum([1.0]),
+        "exprational": lambda t: np.exp(-0.5 * np.asarray(t, float)) / (1.0 + np.asarray(t, float)),
+        "airy": airy_kernel(6.0),
+        "delay": delayed(bump(0.3), 10.0),
+        "window": indicator(9.0, 11.0),
+    }
+    if name not in named:
+        raise ValueError(f"unknown kernel {name!r}; use one of {sorted(named)} or power-<ω>")
+    return named[name]
+
+
 def sample_kernel(kernel: Kernel, length: int, dt: float) -> np.ndarray:
     """The kernel on the grid `ρ_s = ρ(s dt)`, `s = 0, …, length - 1` (float32)."""
     if length < 1 or dt <= 0:
