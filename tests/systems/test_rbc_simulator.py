@@ -111,8 +111,13 @@ def test_mirror_symmetry_is_preserved():
 
 def test_simulate_returns_trajectories_with_physical_parameters(tmp_path):
     rbc = RBC(r=28.0, nx=12, nz=8, dt=1e-3)
-    data, final = simulate(rbc, jax.random.PRNGKey(0), 3, 0.02, 5, out_shape=(6, 4))
-    assert data.x.shape == (3, 5, 3 * 6 * 4) and final.shape == (3, 2, 12, 8)
+    data = simulate(rbc, jax.random.PRNGKey(0), 3, 0.02, 5, out_shape=(6, 4), batch_size=2)
+    assert data.x.shape == (3, 5, 3 * 6 * 4)
+    states = rbc.evolve(rbc.random_state(jax.random.PRNGKey(1)), 5, 5)
+    x, z = np.linspace(0.1, 2.0, 6), np.linspace(0.05, 0.95, 4)
+    np.testing.assert_allclose(
+        rbc.evolve(states[0], 5, 5, (x, z)), rbc.fields(states, x, z), atol=1e-5
+    )
     np.testing.assert_allclose(np.diff(data.t), 0.005, rtol=1e-6)
     back = Trajectories.load(data.save(tmp_path / "rbc.h5"))
     np.testing.assert_allclose(back.x, data.x)
