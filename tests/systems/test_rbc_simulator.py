@@ -116,7 +116,7 @@ def test_simulate_returns_trajectories_with_physical_parameters(tmp_path):
     states = rbc.evolve(rbc.random_state(jax.random.PRNGKey(1)), 5, 5)
     x, z = np.linspace(0.1, 2.0, 6), np.linspace(0.05, 0.95, 4)
     np.testing.assert_allclose(
-        rbc.evolve(states[0], 5, 5, (x, z)), rbc.fields(states, x, z), atol=1e-5
+        rbc.evolve(states[0], 5, 5, (x, z)), rbc.fields(states, x, z), rtol=1e-5, atol=1e-5
     )
     np.testing.assert_allclose(np.diff(data.t), 0.005, rtol=1e-6)
     back = Trajectories.load(data.save(tmp_path / "rbc.h5"))
