@@ -1,6 +1,6 @@
 """Training as optimal control: PMP, (extended) MSA, discrete-weight MSA, mean-field LQ."""
 
-from . import pmp
+from . import discrete, hjb, pmp
 from .layers import AvgPool, ChannelMean, Conv, ConvResidual, Dense, Flatten, Residual
 from .msa import MSA, extended_hamiltonian, gradient_seconds_per_step, maximise_hamiltonian, msa_fit
 
@@ -13,8 +13,10 @@ __all__ = [
     "Dense",
     "Flatten",
     "Residual",
+    "discrete",
     "extended_hamiltonian",
     "gradient_seconds_per_step",
+    "hjb",
     "maximise_hamiltonian",
     "msa_fit",
     "pmp",
