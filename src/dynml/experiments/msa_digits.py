@@ -23,9 +23,10 @@ from ..control import (
     msa_fit,
     pmp,
 )
-from ..core import fit, plot
+from ..core import fit
 from ..core.experiment import experiment
 from ..core.runs import Run
+from .msa_toy import loss_curve_figure
 
 
 def classification_data(mnist_path: str = "", test_fraction: float = 0.2, seed: int = 0):
@@ -211,23 +212,5 @@ def run(cfg: Config, run: Run) -> None:
         "is in our per-sample normalisation. Each E-MSA iteration costs several gradient "
         "evaluations, so at matched wall time the gradient methods take more steps."
     )
-    fig, axes = plot.figure(2)
-    plot.curves(
-        axes[0],
-        None,
-        {k: (np.arange(len(v)), v) for k, v in curves.items()},
-        logy=True,
-        xlabel="iteration",
-        ylabel="mini-batch loss",
-        title="per iteration",
-    )
-    plot.curves(
-        axes[1],
-        None,
-        {k: (np.arange(len(v)) * per_step[k], v) for k, v in curves.items()},
-        logy=True,
-        xlabel="wall seconds (no compile)",
-        ylabel="mini-batch loss",
-        title="per second",
-    )
+    fig = loss_curve_figure(curves, per_step, "mini-batch loss")
     run.figure("loss_curves", fig, caption="mini-batch training loss of E-MSA, SGD and Adam")

@@ -138,24 +138,17 @@ def run(cfg: Config, run: Run) -> None:
         "evaluations, so per second the gradient methods catch up; the claim reproduced is the "
         "per-iteration one."
     )
-    fig, axes = plot.figure(2)
-    secs = {k: (np.arange(len(v)) * per_step[k], v) for k, v in curves.items()}
-    plot.curves(
-        axes[0],
-        None,
-        {k: (np.arange(len(v)), v) for k, v in curves.items()},
-        logy=True,
-        xlabel="iteration",
-        ylabel="training loss",
-        title="per iteration",
-    )
-    plot.curves(
-        axes[1],
-        None,
-        secs,
-        logy=True,
-        xlabel="wall seconds (no compile)",
-        ylabel="training loss",
-        title="per second",
-    )
+    fig = loss_curve_figure(curves, per_step, "training loss")
     run.figure("loss_curves", fig, caption="training loss versus iteration and wall time")
+
+
+def loss_curve_figure(curves: dict, per_step: dict, ylabel: str):
+    """Loss per iteration (left) and per wall second without compilation (right)."""
+    fig, axes = plot.figure(2)
+    for ax, scale, xlabel in (
+        (axes[0], None, "iteration"),
+        (axes[1], per_step, "wall seconds (no compile)"),
+    ):
+        series = {k: (np.arange(len(v)) * (scale[k] if scale else 1), v) for k, v in curves.items()}
+        plot.curves(ax, None, series, logy=True, xlabel=xlabel, ylabel=ylabel)
+    return fig
