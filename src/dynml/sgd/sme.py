@@ -78,9 +78,15 @@ def psd_sqrt(s: Float[Array, "d d"]) -> Float[Array, "d d"]:
     takes the scalar root directly (no LAPACK call: much faster under `vmap`).
     """
     if s.shape == (1, 1):
-        return jnp.sqrt(jnp.clip(s, 0.0))
+        return _safe_sqrt(s)
     lam, v = jnp.linalg.eigh(0.5 * (s + s.T))
-    return (v * jnp.sqrt(jnp.clip(lam, 0.0))) @ v.T
+    return (v * _safe_sqrt(lam)) @ v.T
+
+
+def _safe_sqrt(x):
+    """`√max(x, 0)` with a zero (not NaN) derivative where `x ≤ 0`."""
+    pos = x > 0
+    return jnp.where(pos, jnp.sqrt(jnp.where(pos, x, 1.0)), 0.0)
 
 
 def _check_order(order: int) -> None:
@@ -191,6 +197,7 @@ def coupled_ensembles(
     order: int = 1,
     substeps: int = 16,
     solver: str = "heun",
+    factor: str = "sqrt",
     mu: float | None = None,
 ) -> tuple[Float[Array, "n_paths n_t d"], Float[Array, "n_paths n_t d"]]:
     """SGD (or momentum SGD with `mu`) runs and SME paths driven by the same Gaussian noise.
@@ -199,10 +206,13 @@ def coupled_ensembles(
     uses `γ_k = gamma_of_normal(ξ_k)` with `ξ_k = (W((k+1)η) − W(kη)) / √η ~ N(0, I)`, so
     each process has its exact law while the difference `g(x_k) − g(X_{kη})` has a small
     variance (shared samples). Itô SMEs are solved with Stratonovich solvers (`heun`) by
-    `stratonovich_drift`. Returns `(sgd, sme)`, each `(n_paths, n_steps + 1, d)` in `x`.
+    `stratonovich_drift`. `factor` picks the diffusion (`sme_diffusion`; with `"samples"`
+    the noise dimension is the number of samples). Returns `(sgd, sme)`, each `(n_paths, n_steps + 1, d)` in `x`.
     """
     x0 = jnp.asarray(x0, dtype=float)
     d = x0.shape[0]
+    if factor == "samples":
+        noise_dim = problem.weights.shape[0]
     m = noise_dim if noise_dim is not None else d
     dt = eta / substeps
     dw = jnp.sqrt(dt) * jax.random.normal(key, (n_paths, n_steps * substeps, m))
@@ -210,7 +220,7 @@ def coupled_ensembles(
     gammas = jax.vmap(jax.vmap(gamma_of_normal))(xi)
     ts = eta * jnp.arange(n_steps + 1)
     if mu is None:
-        drift, diffusion = sme_drift(problem, eta, order), sme_diffusion(problem, eta)
+        drift, diffusion = sme_drift(problem, eta, order), sme_diffusion(problem, eta, factor)
         z0 = x0
     else:
         drift, diffusion = momentum_sme(problem, eta, mu)
