@@ -76,7 +76,7 @@ def cmsgd_feedback(a, sigma, m, eta):
 
 
 def _controlled(learning_rate, control0, beta_min, beta_max, feedback, momentum: bool):
-    if not learning_rate > 0:
+    if isinstance(learning_rate, int | float) and not learning_rate > 0:
         raise ValueError(f"learning_rate must be positive, got {learning_rate}")
     if not 0.0 <= beta_min <= beta_max < 1.0:
         raise ValueError(f"need 0 <= beta_min <= beta_max < 1, got {beta_min}, {beta_max}")
@@ -134,7 +134,8 @@ def csgd(
 ) -> optax.GradientTransformation:
     """cSGD: `x ← x − η u g` per parameter, `u` following `csgd_feedback` from `u0`.
 
-    Usable on any equinox model through `optax` (`update(grads, state, params)`).
+    Usable on any equinox model through `optax` (`update(grads, state, params)`);
+    `learning_rate` and `u0` may be traced (vmap over settings).
     """
     return _controlled(learning_rate, u0, beta_min, beta_max, csgd_feedback, momentum=False)
 
