@@ -139,7 +139,9 @@ def momentum_sme(problem: PerSampleLoss, eta: float, mu: float) -> tuple[Field, 
     With `x_k ≈ X_{kη}` and `v_k ≈ η P_{kη}` (matching first and second moments of one step):
     `dX = P dt`, `η dP = −[(1 − μ) P + ∇f(X)] dt + (η Σ(X))^{1/2} dW` — a damped particle of
     mass `η` and friction `1 − μ` (Li, Tai, E, JMLR 2019, §4, in our scaling).
-    Returns `(drift, diffusion)` for `solve_sde`; start from `p₀ = v₀ / η`.
+    Returns `(drift, diffusion)` for `solve_sde`. Start from `p₀ = −∇f(x₀)` (the mean first
+    velocity `v₁/η` of SGD started at rest): then the SME's lag behind the slaved motion
+    `P = −∇f/(1 − μ)`, `η(P₀ − P_s)/(1 − μ)`, equals SGD's, `ημ∇f/(1 − μ)²` [derived].
     """
     if not 0.0 <= mu < 1.0:
         raise ValueError(f"momentum mu must be in [0, 1), got {mu}")
@@ -224,7 +226,7 @@ def coupled_ensembles(
         z0 = x0
     else:
         drift, diffusion = momentum_sme(problem, eta, mu)
-        z0 = jnp.concatenate([x0, jnp.zeros_like(x0)])
+        z0 = jnp.concatenate([x0, -problem.grad(x0)])
     if solver in ("heun", "euler_heun", "stratonovich_milstein"):
         drift = stratonovich_drift(drift, diffusion)
     z = solve_sde(
