@@ -128,8 +128,8 @@ def test_coupled_ensembles_weak_error_shrinks_with_eta():
             eta,
             int(1 / eta),
             jax.random.key(4),
-            4000,
-            substeps=4,
+            2000,
+            substeps=2,
         )
         err, se = weak_error(lambda x: x[0] ** 2, sgd, sme)
         assert se < 0.3 * err  # the shared samples resolve the error
