@@ -163,7 +163,8 @@ def run(cfg: Config, run: Run) -> None:
         )  # fmt: skip
     run.table("accuracy", rows, caption="final test accuracy per initial setting")
 
-    fig, axes = plot.figure(4)
+    fig, axes = plot.figure(4, size=4.5)
+    fig.subplots_adjust(wspace=0.35)
     for name in ("cSGD", "SGD", "Adam"):
         axes[0].semilogx(eta * u0, 100 * results[name], "o-", label=name)
     axes[0].set_xlabel("initial learning rate η u₀")

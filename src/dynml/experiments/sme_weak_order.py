@@ -265,5 +265,7 @@ def run(cfg: Config, run: Run) -> None:
         "the slope). The tanh-net SME uses Euler–Maruyama (its O(η/substeps) bias limits how "
         "well the second-order error can be resolved) and SGD draws its data point from the "
         "normal's CDF, a loose coupling: there the Monte Carlo error is much larger, and a "
-        "slope whose error bars reach the next point is not resolved."
+        "slope whose error bars reach the next point is not resolved. (c) The momentum SME "
+        "starts at P₀ = −∇f(x₀) (SGD's mean first velocity over η), which matches SGD's O(η) "
+        "lag behind the slaved motion; started at rest its error is several times larger."
     )
