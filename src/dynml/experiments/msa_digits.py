@@ -101,7 +101,7 @@ def residual_classifier(kind: str, side: int, key) -> tuple:
 @dataclass(frozen=True)
 class Config:
     net: str = "conv"
-    iterations: int = 600
+    iterations: int = 400
     batch_size: int = 128
     rho: float = 0.1
     reg: float = 1e-4
@@ -109,6 +109,7 @@ class Config:
     inner_lr: float = 0.02
     sgd_lr: float = 0.5
     adam_lr: float = 0.01
+    max_time_ratio: int = 20
     mnist_path: str = ""
     seed: int = 0
 
@@ -141,12 +142,13 @@ def run(cfg: Config, run: Run) -> None:
     models["E-MSA"], curves["E-MSA"] = res.model, res.history["loss"]
     per_step["E-MSA"] = res.history["seconds_per_step"]
     emsa_seconds = per_step["E-MSA"] * cfg.iterations
+    cap = cfg.max_time_ratio * cfg.iterations  # bounds the matched-time runs on a busy machine
     grads = {"SGD": optax.sgd(cfg.sgd_lr), "Adam": optax.adam(cfg.adam_lr)}
     for name, opt in grads.items():
         per_step[name] = gradient_seconds_per_step(
             loss_fn, net, (train[0][: cfg.batch_size], train[1][: cfg.batch_size]), opt
         )
-        matched = max(cfg.iterations, int(emsa_seconds / per_step[name]))
+        matched = min(max(cfg.iterations, int(emsa_seconds / per_step[name])), cap)
         res = fit(
             net,
             loss_fn,
