@@ -40,11 +40,11 @@ class Config:
     exact_exponents: tuple[int, ...] = (3, 4, 5, 6, 7, 8, 9, 10)  # η = 2^-p, part (a)
     exact_t_end: float = 2.0
     well_exponents: tuple[int, ...] = (3, 4, 5, 6, 7)
-    well_paths: int = 40000
+    well_paths: int = 20000
     well_t_end: float = 1.0
     well_x0: float = 0.5
     nn_exponents: tuple[int, ...] = (2, 3, 4, 5)
-    nn_paths: int = 20000
+    nn_paths: int = 8000
     nn_data: int = 16
     nn_t_end: float = 1.0
     substeps: int = 4
