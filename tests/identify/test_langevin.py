@@ -34,3 +34,20 @@ def test_pendulum_curvature_at_the_bottom_is_kappa():
     assert abs(float(jax.grad(jax.grad(POTENTIALS["pendulum"]))(0.0)) - 4.0) < 1e-5
     with pytest.raises(ValueError, match="potential"):
         simulate(jnp.zeros((1, 2)), jnp.linspace(0, 1, 3), potential="quartic")
+
+
+def test_energy_alignment_undoes_scaling_and_shift():
+    """A learned energy `3 E + 1` aligns back to `E` exactly (the Hessians fix the scale)."""
+    from dynml.experiments.onsager_langevin import aligned_energy_error
+
+    xs = np.linspace(-1, 1, 11)
+    grid = np.array([[x, v] for v in xs for x in xs], np.float32)
+
+    def exact(y):
+        return energy(y, "pendulum")
+
+    error, aligned = aligned_energy_error(lambda y: 3.0 * exact(y) + 1.0, exact, grid)
+    assert error < 1e-5
+    np.testing.assert_allclose(
+        aligned(jnp.array([0.5, 0.2])), exact(jnp.array([0.5, 0.2])), rtol=1e-5
+    )

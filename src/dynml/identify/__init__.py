@@ -14,6 +14,15 @@ from .analysis import (
 )
 from .baselines import MLPODE, DissipativeHamiltonianNet, SINDy
 from .onsager import FORCINGS, OnsagerNet
+from .reduce import (
+    PCA,
+    PCAResNet,
+    ResidualLayer,
+    isometry_loss,
+    joint_loss,
+    reconstruction_loss,
+    train_jointly,
+)
 from .stochastic import StochasticOnsagerNet, em_log_likelihood, sde_nll, simulate_sde
 from .training import (
     adamw_amsgrad,
@@ -35,6 +44,9 @@ __all__ = [
     "FixedPoints",
     "LimitCycle",
     "OnsagerNet",
+    "PCA",
+    "PCAResNet",
+    "ResidualLayer",
     "SINDy",
     "StochasticOnsagerNet",
     "adamw_amsgrad",
@@ -48,14 +60,18 @@ __all__ = [
     "flow_map",
     "heun_loss",
     "histogram_distance",
+    "isometry_loss",
+    "joint_loss",
     "jacobian_eigenvalues",
     "match_fixed_points",
     "member",
     "member_losses",
     "per_member",
+    "reconstruction_loss",
     "rollout",
     "sde_nll",
     "simulate_sde",
     "summed",
+    "train_jointly",
     "train_vector_field",
 ]
