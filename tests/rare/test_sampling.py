@@ -75,23 +75,23 @@ def test_equal_temperatures_give_unit_weights():
 
 
 def test_metadynamics_reweighting_recovers_boltzmann():
-    beta = 3.0
+    beta = 1.0  # low barrier: chains in V + V_b mix between the wells within the run
     pot = lambda x: _well(x) + 0.5 * x[1] ** 2
-    x0 = jnp.tile(jnp.array([-1.0, 0.0]), (8, 1))
+    x0 = jnp.array([[-1.0, 0.0], [1.0, 0.0], [-1.0, 0.0], [1.0, 0.0]])
     bias, _ = metadynamics_bias(
         pot,
         x0,
         beta=beta,
         dt=2e-3,
-        n_deposits=40,
+        n_deposits=20,
         stride=50,
-        height=0.1,
-        width=0.2,
+        height=0.02,
+        width=0.3,
         key=jax.random.PRNGKey(2),
         n_cv=1,
     )
-    assert int(bias.count) == 8 * 40 and float(bias(jnp.array([-1.0, 0.0]))) > 0
-    start = jnp.stack([jnp.linspace(-1.5, 1.5, 400), jnp.zeros(400)], -1)
+    assert int(bias.count) == 4 * 20 and float(bias(jnp.array([-1.0, 0.0]))) > 0
+    start = jnp.stack([jnp.linspace(-1.5, 1.5, 200), jnp.zeros(200)], -1)
     s = langevin_chains(
         lambda x: pot(x) + bias(x),
         start,
@@ -99,14 +99,14 @@ def test_metadynamics_reweighting_recovers_boltzmann():
         dt=2e-3,
         n_samples=200,
         thin=20,
-        burn_in=500,
+        burn_in=2000,
         key=jax.random.PRNGKey(3),
         metropolis=True,
     ).reshape(-1, 2)
     w = metadynamics_weights(bias, s, beta=beta)
     edges = np.linspace(-2, 2, 21)
     hist = np.histogram(np.asarray(s[:, 0]), bins=edges, weights=np.asarray(w))[0] / s.shape[0]
-    assert np.abs(hist - _boltzmann_histogram(beta, edges)).max() < 0.015
+    assert np.abs(hist - _boltzmann_histogram(beta, edges)).max() < 0.01
 
 
 def test_bad_arguments_are_refused():
