@@ -42,8 +42,8 @@ class Config:
     kernels: tuple[str, ...] = ("exprational", "airy", "power-0.5", "power-1", "power-2")
     widths: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
     dt: float = 0.1
-    lengths: tuple[int, ...] = (250, 2000, 16000)
-    steps: int = 1500
+    lengths: tuple[int, ...] = (250, 2000, 8000)
+    steps: int = 600
     learning_rate: float = 1e-3
     seed: int = 0
 
