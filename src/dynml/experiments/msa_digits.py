@@ -115,7 +115,7 @@ class Config:
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(iterations=50)
+        return cls(iterations=50, net="dense")
 
 
 def run(cfg: Config, run: Run) -> None:
