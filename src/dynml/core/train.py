@@ -192,7 +192,7 @@ def fit(
     for end in _chunk_ends(state["step"], steps, log_every, checkpoint_every):
         first = state["step"]
         (params, opt_state, good_params, bad), (losses, aux, ok) = run_chunk(
-            params, opt_state, bad, first, end - first
+            params, opt_state, bad, jnp.asarray(first), end - first
         )
         losses, aux = np.asarray(losses), np.asarray(aux)
         if bool(bad):
