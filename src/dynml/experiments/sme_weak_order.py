@@ -126,8 +126,9 @@ def _plot_errors(ax, rows, title):
         eta = np.array([r["eta"] for r in sel])
         err = np.array([r["weak_error"] for r in sel])
         se = np.array([r["std_error"] for r in sel])
-        ax.errorbar(eta, err, yerr=1.96 * se, marker=marker, capsize=3, label=f"order {order}")
-        ax.fill_between(eta, np.clip(err - 1.96 * se, 1e-12, None), err + 1.96 * se, alpha=0.2)
+        ax.plot(eta, err, marker=marker, label=f"order {order}")
+        lower = np.maximum(err - 1.96 * se, 0.05 * err)  # a band reaching 0 is drawn to err/20
+        ax.fill_between(eta, lower, err + 1.96 * se, alpha=0.2)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("η")
