@@ -29,9 +29,9 @@ class Config:
     box: float = 1.3  # inputs uniform in [-box, box]^2; points whose flow escapes are dropped
     n_train: int = 4000
     n_test: int = 2000
-    augment: int = 0
-    width: int = 64
-    depth: int = 1
+    augment: int = 2  # zero coordinates appended: the flow has room to pull classes apart
+    width: int = 32
+    depth: int = 2
     horizon: float = 1.0
     n_steps: int = 10
     steps: int = 6000
