@@ -122,22 +122,46 @@ def _cmd_sweep(args) -> int:
     return 0
 
 
+def _cmd_claims(args) -> int:
+    from .experiments import get, load_all
+
+    load_all()
+    spec = get(args.name)
+    if not spec.claims:
+        print(f"{spec.name} declares no claims")
+        return 0
+    for claim in spec.claims:
+        quick = f"; quick band {claim.quick.describe()}" if claim.quick is not None else ""
+        print(f"- {claim.text}")
+        print(f"    metric {', '.join(claim.metrics)}: {claim.relation.describe()}{quick}")
+        print(f"    paper: {claim.paper or '-'}  [{claim.source or 'no source given'}]")
+    return 0
+
+
 def _cmd_reproduce(args) -> int:
+    from .core.claims import scoreboard_markdown, scoreboard_rows, scoreboard_text
     from .core.experiment import check_writable
+    from .core.io import write_text
     from .experiments import get, load_all
 
     registry = load_all()
     names = args.only or sorted(registry)
     specs = [get(n) for n in names]
     out = check_writable(_out(args))
-    failed = []
+    failed, finished = [], []
+    mode = "quick" if args.quick else "full"
     for spec in specs:
         try:
-            _run_one(spec, spec.config(quick=args.quick), out, args.quick)
+            run = _run_one(spec, spec.config(quick=args.quick), out, args.quick)
+            finished.append((spec.name, mode, run.claim_results()))
         except Exception as err:  # one failure must not stop the others
             print(f"{spec.name}: FAILED: {type(err).__name__}: {err}", file=sys.stderr)
             failed.append(spec.name)
     print(f"reproduced {len(specs) - len(failed)} of {len(specs)} experiments in {out}")
+    rows = scoreboard_rows(finished)
+    write_text(out / "scoreboard.md", scoreboard_markdown(rows, f"Scoreboard ({mode} runs)"))
+    print(scoreboard_text(rows))
+    print(f"scoreboard written to {out / 'scoreboard.md'}")
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
@@ -184,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--print-commands", action="store_true", help="print one command per task")
     add_out(p)
     p.set_defaults(func=_cmd_sweep)
+
+    p = sub.add_parser("claims", help="list an experiment's paper claims without running it")
+    p.add_argument("name")
+    p.set_defaults(func=_cmd_claims)
 
     p = sub.add_parser("reproduce", help="run every registered experiment")
     p.add_argument("--quick", action="store_true")

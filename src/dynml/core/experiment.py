@@ -11,10 +11,12 @@ import sys
 import traceback
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from .claims import Claim
 from .runs import Run, RunIndex
 
 
@@ -26,6 +28,7 @@ class ExperimentSpec:
     paper: str
     summary: str
     config_cls: type
+    claims: tuple[Claim, ...] = ()
 
     @property
     def run_fn(self):
@@ -43,13 +46,20 @@ class ExperimentSpec:
 REGISTRY: dict[str, ExperimentSpec] = {}
 
 
-def experiment(name: str, *, paper: str, summary: str):
-    """Register the decorated Config dataclass as the experiment `name`."""
+def experiment(name: str, *, paper: str, summary: str, claims: Sequence[Claim] = ()):
+    """Register the decorated Config dataclass as the experiment `name`.
+
+    `claims` are the paper's claims this experiment checks (see `dynml.core.claims`); their
+    verdicts are computed from the run's metrics when it finishes.
+    """
 
     def register(cls):
         if not dataclasses.is_dataclass(cls):
             raise TypeError(f"@experiment({name!r}) must decorate a dataclass")
-        REGISTRY[name] = ExperimentSpec(name, paper, summary, cls)
+        for claim in claims:
+            if not isinstance(claim, Claim):
+                raise TypeError(f"@experiment({name!r}): claims must be Claim objects")
+        REGISTRY[name] = ExperimentSpec(name, paper, summary, cls, tuple(claims))
         return cls
 
     return register
@@ -138,7 +148,7 @@ def execute(spec: ExperimentSpec, cfg, out_root: Path, quick: bool) -> Run:
     while folder.exists():
         n += 1
         folder = folder.with_name(f"{stamp}-s{getattr(cfg, 'seed', 0)}{suffix}-{n}")
-    run = Run(spec.name, spec.summary, spec.paper, cfg, folder, quick)
+    run = Run(spec.name, spec.summary, spec.paper, cfg, folder, quick, claims=spec.claims)
     index = RunIndex(out_root)
     run_id = index.add(run)
     try:

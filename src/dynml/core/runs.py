@@ -12,6 +12,7 @@ import platform
 import sqlite3
 import subprocess
 import time
+from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .claims import Claim, claims_markdown, evaluate_claims
 from .io import atomic_path, write_json, write_text
 
 INDEX_NAME = "index.sqlite"
@@ -58,8 +60,18 @@ def _scalar(value):
 class Run:
     """Collects one experiment run's numbers, tables, figures and notes, and writes them."""
 
-    def __init__(self, name: str, summary: str, paper: str, config, folder: Path, quick: bool):
+    def __init__(
+        self,
+        name: str,
+        summary: str,
+        paper: str,
+        config,
+        folder: Path,
+        quick: bool,
+        claims: Sequence[Claim] = (),
+    ):
         self.name, self.summary, self.paper = name, summary, paper
+        self.claims = tuple(claims)
         self.config, self.folder, self.quick = config, Path(folder), quick
         self.metrics: dict[str, object] = {}
         self.paper_values: dict[str, object] = {}
@@ -119,6 +131,10 @@ class Run:
         """Add a paragraph to the report (what was run, why a number differs from the paper)."""
         self.notes.append(text)
 
+    def claim_results(self) -> list[dict]:
+        """The verdict of every declared claim on the metrics recorded so far."""
+        return evaluate_claims(self.claims, self.metrics, self.quick)
+
     def _write_metrics(self) -> None:
         write_json(
             self.folder / "metrics.json",
@@ -130,6 +146,7 @@ class Run:
                 "paper": self.paper_values,
                 "metric_notes": self.metric_notes,
                 "tables": self.tables,
+                "claims": self.claim_results(),
             },
         )
 
@@ -150,6 +167,12 @@ class Run:
             f"Reproduces: {self.paper}.  ",
             f"Mode: {mode}; seed {getattr(self.config, 'seed', '-')}; status: {self.status}; "
             f"wall time {time.time() - self.started:.1f} s.",
+            "",
+            "## Claims",
+            "",
+            f"Bands used: {mode} (a claim without a quick band uses its full band).",
+            "",
+            *claims_markdown(self.claim_results()),
             "",
             "## Results",
             "",
@@ -205,6 +228,9 @@ class RunIndex:
                 "experiment TEXT, folder TEXT, started TEXT, finished TEXT, status TEXT, "
                 "quick INTEGER, seed INTEGER, elapsed_s REAL, metrics TEXT)"
             )
+            columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+            if "claims" not in columns:
+                db.execute("ALTER TABLE runs ADD COLUMN claims TEXT")
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=30)
@@ -229,12 +255,14 @@ class RunIndex:
     def update(self, run_id: int, run: Run) -> None:
         with closing(self._connect()) as db, db:
             db.execute(
-                "UPDATE runs SET finished = ?, status = ?, elapsed_s = ?, metrics = ? WHERE id = ?",
+                "UPDATE runs SET finished = ?, status = ?, elapsed_s = ?, metrics = ?, claims = ? "
+                "WHERE id = ?",
                 (
                     datetime.now(UTC).isoformat(timespec="seconds"),
                     run.status,
                     round(time.time() - run.started, 2),
                     json.dumps(run.metrics),
+                    json.dumps(run.claim_results()),
                     run_id,
                 ),
             )
@@ -253,4 +281,5 @@ class RunIndex:
             rows = [dict(r) for r in db.execute(query + " ORDER BY id DESC", params)]
         for r in rows:
             r["metrics"] = json.loads(r["metrics"] or "{}")
+            r["claims"] = json.loads(r.get("claims") or "[]")
         return rows
