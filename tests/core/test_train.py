@@ -4,6 +4,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from dynml.core.train import fit
@@ -107,3 +108,129 @@ def test_reduce_on_plateau_lowers_the_scale():
 def test_bad_data_shapes_are_refused():
     with pytest.raises(ValueError, match="first dimension"):
         fit(_line(), _loss, (np.zeros(5), np.zeros(4)), steps=10, key=jax.random.PRNGKey(0))
+
+
+class Counter(eqx.Module):
+    t: jax.Array
+
+    def __call__(self, x):
+        return x
+
+
+def _counting_loss(bad_from):
+    """SGD(1) on `-t` moves `t` by exactly 1 per step; the loss is NaN once `t >= bad_from`."""
+
+    def loss(model, batch):
+        del batch
+        return -model.t + jnp.where(model.t >= bad_from, jnp.nan, 0.0)
+
+    return loss
+
+
+@pytest.mark.parametrize("bad_from", [50, 37])
+def test_nan_guard_at_a_chunk_start_keeps_the_last_finite_parameters(bad_from, capsys):
+    # bad_from=50 with log_every=50: the first non-finite loss is the first step of a chunk.
+    result = fit(
+        Counter(jnp.array(0.0)),
+        _counting_loss(bad_from),
+        _data(),
+        steps=200,
+        key=jax.random.PRNGKey(0),
+        optimizer=optax.sgd(1.0),
+        log_every=50,
+    )
+    assert result.diverged and result.stopped == "nan"
+    assert float(result.model.t) == bad_from - 1
+    assert result.steps == bad_from and len(result.history["loss"]) == bad_from
+    assert result.history["loss"][-1] == -(bad_from - 1)
+    assert "non-finite" in capsys.readouterr().err
+
+
+def test_nan_learning_rate_returns_the_initial_parameters():
+    result = fit(
+        _line(), _loss, _data(), steps=100, key=jax.random.PRNGKey(0), learning_rate=np.nan
+    )
+    assert result.diverged and result.steps == 1
+    assert float(result.model.w) == 0.0 and float(result.model.b) == 0.0
+
+
+def test_completed_run_is_not_diverged():
+    result = fit(_line(), _loss, _data(), steps=20, key=jax.random.PRNGKey(0), log_every=7)
+    assert not result.diverged and result.steps == 20 and len(result.history["loss"]) == 20
+
+
+def test_each_epoch_visits_every_sample_once():
+    # Loss is the sum of the batch's sample indices: over one epoch each index appears once.
+    idx = np.arange(64, dtype=np.float32)
+
+    def loss(model, batch):
+        return model.w * 0.0 + jnp.sum(batch)
+
+    result = fit(
+        _line(), loss, idx, steps=64, key=jax.random.PRNGKey(1), batch_size=16, log_every=3
+    )
+    per_epoch = np.asarray(result.history["loss"]).reshape(16, 4).sum(axis=1)
+    np.testing.assert_allclose(per_epoch, idx.sum())
+    assert len(set(result.history["loss"][:4])) > 1  # batches differ within an epoch
+
+
+def _line_from_key(key):
+    w, b = jax.random.normal(key, (2,))
+    return Line(w, b)
+
+
+def test_vmapped_seeds_equal_each_seed_trained_alone():
+    kwargs = dict(steps=120, batch_size=16, learning_rate=0.03, log_every=50)
+    keys = jax.random.split(jax.random.PRNGKey(5), 3)
+    together = fit(_line_from_key, _loss, _data(), key=jax.random.PRNGKey(0), keys=keys, **kwargs)
+    assert np.shape(together.model.w) == (3,) and together.stopped_members == ["completed"] * 3
+    for i in range(3):
+        k_model, k_fit = jax.random.split(keys[i])
+        alone = fit(_line_from_key(k_model), _loss, _data(), key=k_fit, **kwargs)
+        member = together.member(i)
+        np.testing.assert_allclose(member.history["loss"], alone.history["loss"], rtol=1e-5)
+        np.testing.assert_allclose(float(member.model.w), float(alone.model.w), rtol=1e-5)
+    # different seeds really differ
+    assert len({round(float(w), 4) for w in together.model.w}) == 3
+
+
+def test_a_diverging_seed_does_not_stop_the_others():
+    def build(key):
+        return Counter(jax.random.choice(key, jnp.array([0.0, 100.0])))
+
+    keys = jnp.stack([jax.random.PRNGKey(i) for i in range(8)])
+    starts = [float(build(jax.random.split(k)[0]).t) for k in keys]
+    assert 0.0 in starts and 100.0 in starts
+    result = fit(
+        build,
+        _counting_loss(130.0),
+        _data(),
+        steps=60,
+        key=jax.random.PRNGKey(0),
+        keys=keys,
+        optimizer=optax.sgd(1.0),
+        log_every=20,
+    )
+    for t0, t, why in zip(starts, result.model.t, result.stopped_members, strict=True):
+        assert (why, float(t)) == (("nan", 129.0) if t0 == 100.0 else ("completed", 60.0))
+    assert not result.diverged
+
+
+def test_fit_compiles_its_chunk_once_when_intervals_do_not_divide(tmp_path):
+    from dynml.core.compile import CompileStats
+
+    kwargs = dict(key=jax.random.PRNGKey(0), batch_size=16, learning_rate=0.01)
+    fit(_line(), _loss, _data(), steps=30, log_every=10, **kwargs)  # warm the library's jits
+    with CompileStats() as stats:
+        fit(
+            _line(),
+            _loss,
+            _data(),
+            steps=230,
+            log_every=100,
+            checkpoint_every=75,
+            checkpoint_dir=tmp_path,
+            **kwargs,
+        )
+    chunk = [name for name in stats.names if "run_chunk" in name]
+    assert len(chunk) == 1, stats.names

@@ -1,0 +1,58 @@
+"""compile: CompileStats counts compilations; the persistent cache hits in a second process."""
+
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+
+from dynml.core.compile import CompileStats, enable_persistent_cache
+
+_CHILD = """
+import json, sys
+import jax, jax.numpy as jnp
+from dynml.core.compile import CompileStats, enable_persistent_cache
+enable_persistent_cache(sys.argv[1])
+x = jnp.linspace(0.0, 1.0, 7)
+with CompileStats() as stats:
+    f = jax.jit(lambda y: jnp.cumsum(jnp.sin(y) * 3.0 + y ** 2))
+    jax.block_until_ready(f(x))
+print(json.dumps(stats.as_dict()))
+"""
+
+
+def test_compile_stats_counts_one_compilation_per_new_shape():
+    f = jax.jit(lambda y: jnp.tanh(y) * 2.0 - y)
+    with CompileStats() as stats:
+        f(jnp.ones(11))
+        f(jnp.ones(11))  # same shape: no new compilation
+        f(jnp.ones(12))  # new shape: one more
+    assert [n for n in stats.names if "lambda" in n] == ["jit(<lambda>)", "jit(<lambda>)"]
+    assert stats.compile_seconds > 0
+    with CompileStats() as again:
+        f(jnp.ones(12))
+    assert again.executables == 0
+
+
+def test_persistent_cache_hits_in_a_second_process(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "DYNML_NO_COMPILE_CACHE"}
+    run = lambda: json.loads(
+        subprocess.run(
+            [sys.executable, "-c", _CHILD, str(tmp_path)],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=env,
+        ).stdout.splitlines()[-1]
+    )
+    first, second = run(), run()
+    assert first["compilations"] >= 1 and first["compile_cache_hits"] == 0
+    assert second["compilations"] == 0 and second["compile_cache_hits"] == first["executables"]
+
+
+def test_cache_can_be_switched_off(monkeypatch, tmp_path):
+    monkeypatch.setenv("DYNML_NO_COMPILE_CACHE", "1")
+    assert enable_persistent_cache(tmp_path / "cache") is None
+    assert not (tmp_path / "cache").exists()
