@@ -2,6 +2,15 @@
 kernel approximation, tensor-train spectra and training plateaus (Li, Han, E, Li 2021;
 Jiang, Li, Li 2021)."""
 
+from .exp_fit import (
+    ExpFit,
+    HalfLineQuadrature,
+    decay_fits,
+    exp_sum_kernel,
+    fit_exp_sum,
+    fit_exp_sums,
+    perturbed_error,
+)
 from .linear_rnn import LinearRNN
 from .memory import (
     best_rnn_kernels,
@@ -23,6 +32,13 @@ from .tcn import TemporalCNN
 from .transformer import CausalTransformer
 
 __all__ = [
+    "ExpFit",
+    "HalfLineQuadrature",
+    "decay_fits",
+    "exp_sum_kernel",
+    "fit_exp_sum",
+    "fit_exp_sums",
+    "perturbed_error",
     "RNN",
     "CausalTransformer",
     "LinearRNN",

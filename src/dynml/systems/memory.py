@@ -85,6 +85,24 @@ def kernel_by_name(name: str) -> Kernel:
     return named[name]
 
 
+def tail_energy(name: str, t: float) -> float:
+    """`∫_t^∞ ρ(s)² ds` of a named kernel (`kernel_by_name`), in closed form.
+
+    `power-<ω>`: `(1 + t)^{-(1+2ω)} / (1 + 2ω)`; `exp`: `e^{-2t}/2`; `exprational`:
+    `∫_t^∞ e^{-s}/(1+s)² ds ≤ e^{-t}/(1+t)²` (returned; exact to the last digit once `t > 40`).
+    Other kernels: 0 beyond their support (`delay`, `window`) or `Ai(t - 6)² ~ e^{-(4/3) t^{3/2}}`.
+    """
+    if name.startswith("power-"):
+        omega = float(name.split("-", 1)[1])
+        return float((1.0 + t) ** (-(1.0 + 2.0 * omega)) / (1.0 + 2.0 * omega))
+    if name == "exp":
+        return float(np.exp(-2.0 * t) / 2.0)
+    if name == "exprational":
+        return float(np.exp(-t) / (1.0 + t) ** 2)
+    kernel_by_name(name)  # refuses unknown names
+    return 0.0
+
+
 def sample_kernel(kernel: Kernel, length: int, dt: float) -> np.ndarray:
     """The kernel on the grid `ρ_s = ρ(s dt)`, `s = 0, …, length - 1` (float32)."""
     if length < 1 or dt <= 0:
