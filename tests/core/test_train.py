@@ -221,10 +221,11 @@ def test_fit_compiles_its_chunk_once_when_intervals_do_not_divide(tmp_path):
 
     kwargs = dict(key=jax.random.PRNGKey(0), batch_size=16, learning_rate=0.01)
     fit(_line(), _loss, _data(), steps=30, log_every=10, **kwargs)  # warm the library's jits
+    fresh_loss = lambda model, batch: _loss(model, batch)  # a new function: nothing cached
     with CompileStats() as stats:
         fit(
             _line(),
-            _loss,
+            fresh_loss,
             _data(),
             steps=230,
             log_every=100,
@@ -234,3 +235,15 @@ def test_fit_compiles_its_chunk_once_when_intervals_do_not_divide(tmp_path):
         )
     chunk = [name for name in stats.names if "run_chunk" in name]
     assert len(chunk) == 1, stats.names
+    with CompileStats() as again:  # the same configuration again: reused, not recompiled
+        fit(
+            _line(),
+            fresh_loss,
+            _data(),
+            steps=230,
+            log_every=100,
+            checkpoint_every=75,
+            checkpoint_dir=tmp_path / "again",
+            **kwargs,
+        )
+    assert not [name for name in again.names if "run_chunk" in name], again.names

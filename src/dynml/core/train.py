@@ -145,7 +145,7 @@ def _select(mask, new, old):
     return jax.tree_util.tree_map(pick, new, old)
 
 
-def _make_chunk(loss_fn, data, static, opt, *, n, bsz, full_batch, stochastic, has_aux, length):
+def _make_chunk(loss_fn, static, opt, *, n, bsz, full_batch, stochastic, has_aux, length):
     """The training chunk: `length` steps from `first`, the steps at or after `stop` skipped."""
     spe = max(1, n // bsz)
     n_epochs = (spe - 1 + length - 1) // spe + 1
@@ -154,7 +154,7 @@ def _make_chunk(loss_fn, data, static, opt, *, n, bsz, full_batch, stochastic, h
     def perm_of(batch_key, epoch):
         return jax.random.permutation(jax.random.fold_in(batch_key, epoch), n)
 
-    def chunk(p, s, p_good, bad, done, keys, first, stop):
+    def chunk(data, p, s, p_good, bad, done, keys, first, stop):
         batch_key, loss_key = keys
         e0 = first // spe
         if table:  # one permutation per epoch, not one per step
@@ -205,6 +205,46 @@ def _make_chunk(loss_fn, data, static, opt, *, n, bsz, full_batch, stochastic, h
         return jax.lax.scan(one_step, (p, s, p_good, bad), first + jnp.arange(length))
 
     return chunk
+
+
+# Compiled training chunks, reused by later `fit` calls with the same loss, model structure,
+# optimiser settings and sizes (so, e.g., seeds trained one after another compile once).
+_COMPILED: dict = {}
+
+
+def _compiled(loss_fn, static, opt, opt_key, ensemble, settings):
+    """The jitted `(run_chunk, val_loss_of)` pair for this configuration (cached if hashable)."""
+    leaves, treedef = jax.tree_util.tree_flatten(static)
+    key = (loss_fn, treedef, tuple(leaves), opt_key, ensemble, tuple(sorted(settings.items())))
+    try:
+        hash(key)
+    except TypeError:
+        key = None
+    if key is not None and key in _COMPILED:
+        return _COMPILED[key]
+    chunk = _make_chunk(loss_fn, static, opt, **settings)
+    vmap = eqx.filter_vmap if ensemble else (lambda f: f)
+    stochastic, has_aux = settings["stochastic"], settings["has_aux"]
+
+    @eqx.filter_jit
+    def run_chunk(data, p, s, p_good, bad, done, ks, first, stop):
+        body = lambda p, s, g, b, d, k: chunk(data, p, s, g, b, d, k, first, stop)
+        return vmap(body)(p, s, p_good, bad, done, ks)
+
+    @eqx.filter_jit
+    def val_loss_of(val_data, p, ks):
+        def one(p, k):
+            m = eqx.combine(p, static)
+            out = loss_fn(m, val_data, k[1]) if stochastic else loss_fn(m, val_data)
+            return out[0] if has_aux else out
+
+        return vmap(one)(p, ks)
+
+    if key is not None:
+        if len(_COMPILED) >= 64:
+            _COMPILED.pop(next(iter(_COMPILED)))
+        _COMPILED[key] = (run_chunk, val_loss_of)
+    return run_chunk, val_loss_of
 
 
 def fit(
@@ -277,33 +317,11 @@ def fit(
     run_keys = (jax.vmap(jax.random.split) if ensemble else jax.random.split)(fit_keys)
     run_keys = (run_keys[..., 0, :], run_keys[..., 1, :])
     length = _chunk_length(steps, log_every, checkpoint_every)
-    chunk = _make_chunk(
-        loss_fn,
-        data,
-        static,
-        opt,
-        n=n,
-        bsz=bsz,
-        full_batch=full_batch,
-        stochastic=stochastic,
-        has_aux=has_aux,
-        length=length,
+    settings = dict(
+        n=n, bsz=bsz, full_batch=full_batch, stochastic=stochastic, has_aux=has_aux, length=length
     )
-
-    @eqx.filter_jit
-    def run_chunk(p, s, p_good, bad, done, ks, first, stop):
-        body = lambda p, s, g, b, d, k: chunk(p, s, g, b, d, k, first, stop)
-        return vmap(body)(p, s, p_good, bad, done, ks)
-
-    @eqx.filter_jit
-    def val_loss_of(p, ks):
-        def one(p, k):
-            m = eqx.combine(p, static)
-            out = loss_fn(m, val_data, k[1]) if stochastic else loss_fn(m, val_data)
-            return out[0] if has_aux else out
-
-        return vmap(one)(p, ks)
-
+    opt_key = (optimizer, learning_rate, clip_norm, tuple(sorted((plateau or {}).items())))
+    run_chunk, val_loss_of = _compiled(loss_fn, static, opt, opt_key, ensemble, settings)
     names = ["loss", "val_step", "val_loss", "lr_scale"] + (["aux"] if has_aux else [])
     histories = [{k: [] for k in names} for _ in range(n_members)]
     members = [
@@ -334,6 +352,7 @@ def fit(
     for end in _chunk_ends(step, steps, log_every, checkpoint_every):
         first = step
         (params, opt_state, p_good, bad), (losses, aux, ok) = run_chunk(
+            data,
             params,
             opt_state,
             p_good,
@@ -348,7 +367,7 @@ def fit(
         losses, aux, ok = (lead(x)[:, : end - first] for x in (losses, aux, ok))
         scales = _lr_scales(opt_state)
         vals = (
-            np.atleast_1d(np.asarray(val_loss_of(params, run_keys)))
+            np.atleast_1d(np.asarray(val_loss_of(val_data, params, run_keys)))
             if val_data is not None
             else None
         )
