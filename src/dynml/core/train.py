@@ -315,7 +315,12 @@ def fit(
     vmap = eqx.filter_vmap if ensemble else (lambda f: f)
     opt_state = vmap(opt.init)(params)
     run_keys = (jax.vmap(jax.random.split) if ensemble else jax.random.split)(fit_keys)
-    run_keys = (run_keys[..., 0, :], run_keys[..., 1, :])
+    typed = jax.dtypes.issubdtype(run_keys.dtype, jax.dtypes.prng_key)
+    run_keys = (
+        (run_keys[..., 0], run_keys[..., 1])
+        if typed
+        else (run_keys[..., 0, :], run_keys[..., 1, :])
+    )
     length = _chunk_length(steps, log_every, checkpoint_every)
     settings = dict(
         n=n, bsz=bsz, full_batch=full_batch, stochastic=stochastic, has_aux=has_aux, length=length
