@@ -1,16 +1,19 @@
 """`dynml`: list, run, runs, report, sweep and reproduce experiments.
 
-Bad input (unknown experiment, unknown config key, badly typed value, unwritable folder,
-missing file) is reported in one line on stderr with exit status 2.
+Bad input (unknown experiment, unknown config key, badly typed or out-of-domain value,
+unwritable folder, missing or corrupt file) is reported in one line on stderr with exit
+status 2; a run that fails inside the experiment exits 1 and names its traceback.txt.
 """
 
 import argparse
-import itertools
+import json
 import os
 import sys
+import time
 from pathlib import Path
 
 EXIT_USAGE = 2
+EXIT_FAILED = 1
 DEFAULT_OUT = "runs"
 
 
@@ -35,16 +38,75 @@ def _cmd_list(args) -> int:
     return 0
 
 
-def _run_one(spec, cfg, out: Path, quick: bool) -> object:
-    from .core.experiment import execute
+class _RunError(Exception):
+    """A run failed inside the experiment (exit status 1); its folder is kept."""
 
-    run = execute(spec, cfg, out, quick)
-    print(f"{spec.name}: done in {run.folder}")
+
+def _print_run(run) -> None:
+    from .core.claims import count_verdicts
+
+    print(f"{run.name}: {run.status} in {run.folder} ({time.time() - run.started:.1f} s)")
     for key, value in run.metrics.items():
         paper = run.paper_values.get(key)
         beside = f"   (paper: {paper})" if paper is not None else ""
-        print(f"  {key:<32} {value}{beside}")
+        print(f"  {key:<32} {_short(value)}{beside}")
+    results = run.claim_results()
+    if results:
+        c = count_verdicts(results)
+        print(f"  claims: {c['holds']} hold, {c['fails']} fail, {c['not measured']} not measured")
+        for r in results:
+            print(f"    {r['verdict']:<12} {r['claim']}: ours {r['ours']} (band {r['band']})")
+
+
+def _short(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list) and len(value) > 8:
+        return "[" + ", ".join(_short(v) for v in value[:8]) + ", …]"
+    return str(value)
+
+
+def _run_one(spec, cfg, out: Path, quick: bool, folder: Path | None = None) -> object:
+    from .core.experiment import RunFailed, execute
+
+    print(f"{spec.name}: running ({'quick' if quick else 'full'}, seed {cfg.seed})", flush=True)
+    try:
+        run = execute(spec, cfg, out, quick, folder=folder)
+    except RunFailed as err:
+        _print_run(err.run)
+        raise _RunError(
+            f"{spec.name} {err.run.status}: {err}; see {err.run.folder / 'traceback.txt'}"
+            if err.run.status == "failed"
+            else f"{spec.name} {err.run.status}: {err}; numbers so far kept in {err.run.folder}"
+        ) from None
+    _print_run(run)
     return run
+
+
+def _load_config_file(spec_name: str | None, path: str):
+    """`(spec, cfg, quick)` from a run's config.json (or a bare config object)."""
+    from .experiments import get, load_all
+
+    load_all()
+    file = Path(path)
+    try:
+        data = json.loads(file.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"config file {file} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(
+            f"config file {file} is not readable JSON ({type(err).__name__})"
+        ) from None
+    if not isinstance(data, dict):
+        raise ValueError(f"config file {file} must hold a JSON object")
+    name = data.get("experiment", spec_name) if "config" in data else spec_name
+    if spec_name is not None and name != spec_name:
+        raise ValueError(f"config file {file} is for experiment {name!r}, not {spec_name!r}")
+    if not isinstance(name, str):
+        raise ValueError(f"config file {file} does not name its experiment")
+    spec = get(name)
+    values = data["config"] if "config" in data else data
+    return spec, spec.config_from_dict(values), bool(data.get("quick", False))
 
 
 def _cmd_run(args) -> int:
@@ -52,27 +114,134 @@ def _cmd_run(args) -> int:
     from .experiments import get, load_all
 
     load_all()
+    if args.config:
+        spec, cfg, quick = _load_config_file(args.name, args.config)
+        quick = quick or args.quick
+        if args.set or args.seed is not None:
+            import dataclasses
+
+            extra = spec.config(quick=quick, seed=args.seed, overrides=args.set)
+            changed = {k: getattr(extra, k) for k in _given_keys(args)}
+            cfg = dataclasses.replace(cfg, **changed)
+    else:
+        spec = get(args.name)
+        quick = args.quick
+        cfg = spec.config(quick=quick, seed=args.seed, overrides=args.set)
+    out = check_writable(_out(args))
+    folder = _unfinished_folder(out, spec.name, cfg) if args.resume else None
+    if args.resume and folder is None:
+        print(f"{spec.name}: no unfinished run with this config in {out}; starting a new one")
+    _run_one(spec, cfg, out, quick, folder=folder)
+    return 0
+
+
+def _given_keys(args) -> list[str]:
+    keys = [item.split("=", 1)[0].strip() for item in args.set]
+    return keys + (["seed"] if args.seed is not None else [])
+
+
+def _unfinished_folder(out: Path, name: str, cfg) -> Path | None:
+    """The newest run folder of `name` with this exact config that did not finish."""
+    from dataclasses import asdict
+
+    from .core.runs import RunIndex
+
+    index = RunIndex(out)
+    wanted = json.loads(json.dumps(asdict(cfg), default=str))
+    for row in index.rows(name):
+        if row["status"] not in ("interrupted", "failed", "diverged"):
+            continue
+        folder = index.folder_of(row)
+        try:
+            saved = json.loads((folder / "config.json").read_text()).get("config")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if saved == wanted:
+            return folder
+    return None
+
+
+def _cmd_resume(args) -> int:
+    from .core.runs import INDEX_NAME
+
+    folder = Path(args.run_dir)
+    if not (folder / "config.json").is_file():
+        raise ValueError(f"{folder} is not a run folder (no config.json)")
+    spec, cfg, quick = _load_config_file(None, str(folder / "config.json"))
+    root = folder.parent.parent
+    if not (root / INDEX_NAME).exists() and args.out is None:
+        print(f"note: no index in {root}; a new one is created there")
+    out = Path(args.out) if args.out else root
+    _run_one(spec, cfg, out, quick, folder=folder)
+    return 0
+
+
+def _cmd_show(args) -> int:
+    import dataclasses
+    import typing
+
+    from .experiments import get, load_all
+
+    load_all()
     spec = get(args.name)
-    cfg = spec.config(quick=args.quick, seed=args.seed, overrides=args.set)
-    _run_one(spec, cfg, check_writable(_out(args)), args.quick)
+    hints = typing.get_type_hints(spec.config_cls)
+    full, quick = spec.config_cls(), spec.config_cls.quick()
+    print(f"{spec.name}: {spec.summary}  [{spec.paper}]")
+    rows = [("field", "type", "default", "quick")]
+    for f in dataclasses.fields(spec.config_cls):
+        tp = hints[f.name]
+        tname = getattr(tp, "__name__", str(tp)) if typing.get_origin(tp) is None else str(tp)
+        a, b = getattr(full, f.name), getattr(quick, f.name)
+        rows.append((f.name, tname, repr(a), repr(b) if b != a else "="))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    return 0
+
+
+def _cmd_index(args) -> int:
+    from .core.runs import RunIndex
+
+    out = _out(args)
+    if not out.is_dir():
+        raise ValueError(f"output folder {out} does not exist")
+    if not args.rebuild:
+        rows = RunIndex(out, create=False).rows()
+        print(f"{out / 'index.sqlite'}: {len(rows)} run(s) indexed")
+        return 0
+    n = RunIndex(out, create=False).rebuild()
+    print(f"rebuilt {out / 'index.sqlite'} from {n} run folder(s)")
     return 0
 
 
 def _cmd_runs(args) -> int:
     from .core.runs import RunIndex
 
-    rows = RunIndex(_out(args)).rows(args.experiment) if _out(args).is_dir() else []
+    if args.limit < 1:
+        raise ValueError(f"--limit must be a positive number of runs, got {args.limit}")
+    out = _out(args)
+    if args.sweep:
+        from .core.sweep import sweep_listing
+
+        print(sweep_listing(out, args.sweep))
+        return 0
+    index = RunIndex(out, create=False) if out.is_dir() else None
+    rows = index.rows(args.experiment) if index is not None else []
     if not rows:
-        print(f"no runs in {_out(args)}")
+        print(f"no runs in {out}")
         return 0
     for r in rows[: args.limit]:
         headline = ", ".join(
-            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-            for k, v in list(r["metrics"].items())[:4]
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={_short(v)}"
+            for k, v in list(r["metrics"].items())[:3]
         )
+        claims = r.get("claims") or []
+        held = sum(1 for c in claims if isinstance(c, dict) and c.get("verdict") == "holds")
+        verdicts = f"claims {held}/{len(claims)}" if claims else "no claims"
         mode = "quick" if r["quick"] else "full"
         print(
-            f"{r['id']:>4}  {r['started']}  {r['experiment']:<24} {mode:<5} {r['status']:<7} {headline}"
+            f"{r['id']:>4}  {r['started']}  {r['experiment']:<24} {mode:<5} {r['status']:<11} "
+            f"{verdicts:<11} {index.folder_of(r)}  {headline}"
         )
     return 0
 
@@ -87,39 +256,61 @@ def _cmd_report(args) -> int:
 
 
 def _grid(items: list[str]) -> list[list[str]]:
-    axes = []
-    for item in items:
-        if "=" not in item:
-            raise ValueError(f"--grid expects key=v1,v2,..., got {item!r}")
-        key, values = item.split("=", 1)
-        axes.append([f"{key}={v}" for v in values.split(",") if v])
-    return [list(combo) for combo in itertools.product(*axes)] if axes else [[]]
+    from .core.sweep import grid_points
+
+    return [list(point) for point in grid_points(items)]
 
 
 def _cmd_sweep(args) -> int:
+    from .core import sweep as sw
     from .core.experiment import check_writable
     from .experiments import get, load_all
 
     load_all()
     spec = get(args.name)
-    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [None]
-    tasks = [(combo, seed) for combo in _grid(args.grid) for seed in seeds]
-    configs = [spec.config(args.quick, seed, args.set + combo) for combo, seed in tasks]
+    if args.resume and (args.grid or args.seeds or args.set):
+        raise ValueError(
+            "--resume ID takes the grid, seeds and --set values recorded with sweep ID"
+        )
+    seeds = sw.parse_seeds(args.seeds)
     if args.print_commands:
-        for combo, seed in tasks:
-            parts = ["dynml", "run", spec.name] + (["--quick"] if args.quick else [])
-            parts += ["--seed", str(seed)] if seed is not None else []
-            parts += [p for kv in args.set + combo for p in ("--set", kv)]
-            print(" ".join(parts))
+        for combo in _grid(args.grid):
+            for seed in seeds:
+                spec.config(args.quick, seed, args.set + combo)
+                parts = ["dynml", "run", spec.name] + (["--quick"] if args.quick else [])
+                parts += ["--seed", str(seed)] if seed is not None else []
+                parts += [p for kv in args.set + combo for p in ("--set", kv)]
+                print(" ".join(parts))
         return 0
-    task_id = args.task_id if args.task_id is not None else os.environ.get("SLURM_ARRAY_TASK_ID")
-    selected = range(len(tasks)) if task_id is None else [int(task_id)]
     out = check_writable(_out(args))
-    for i in selected:
+    task_id = args.task_id if args.task_id is not None else os.environ.get("SLURM_ARRAY_TASK_ID")
+    if args.resume:
+        rec = sw.load_record(out, args.resume)
+        if rec["experiment"] != spec.name:
+            raise ValueError(f"sweep {args.resume} is of {rec['experiment']!r}, not {spec.name!r}")
+    else:
+        tasks = sw.plan(spec, args.grid, seeds, args.set, args.quick)
+        job = os.environ.get("SLURM_ARRAY_JOB_ID") if task_id is not None else None
+        sweep_id = f"slurm-{job}" if job else sw.new_sweep_id()
+        rec = sw.record(out, sweep_id, spec, tasks, args.grid, seeds, args.set, args.quick)
+    if task_id is not None:  # one task of a scheduler's array, in this process
+        tasks = sw.tasks_of(rec)
+        i = int(task_id)
         if not 0 <= i < len(tasks):
             raise ValueError(f"task id {i} out of range: the sweep has {len(tasks)} tasks")
-        _run_one(spec, configs[i], out, args.quick)
-    return 0
+        print(f"sweep {rec['id']}: task {i} ({tasks[i].label()})", flush=True)
+        return sw.run_task(sw.task_payload(out, rec, tasks[i]))
+    agg, results = sw.run_sweep(out, rec, args.executor, args.jobs, args.retries, args.address)
+    print(sw.summary_text(agg))
+    print(f"sweep report: {sw.sweep_folder(out, rec['id']) / 'report.md'}")
+    failed = [r for r in results if not r.ok]
+    if failed:
+        print(
+            f"dynml: {len(failed)} task(s) failed; re-run only those with: "
+            f"dynml sweep {spec.name} --resume {rec['id']} --out {out}",
+            file=sys.stderr,
+        )
+    return EXIT_FAILED if failed else 0
 
 
 def _cmd_claims(args) -> int:
@@ -154,8 +345,8 @@ def _cmd_reproduce(args) -> int:
         try:
             run = _run_one(spec, spec.config(quick=args.quick), out, args.quick)
             finished.append((spec.name, mode, run.claim_results()))
-        except Exception as err:  # one failure must not stop the others
-            print(f"{spec.name}: FAILED: {type(err).__name__}: {err}", file=sys.stderr)
+        except _RunError as err:  # one failure must not stop the others
+            print(f"dynml: {err}", file=sys.stderr)
             failed.append(spec.name)
     print(f"reproduced {len(specs) - len(failed)} of {len(specs)} experiments in {out}")
     rows = scoreboard_rows(finished)
@@ -169,6 +360,7 @@ def _cmd_reproduce(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="dynml", description="Machine learning and dynamical systems in JAX.")
+    parser.add_argument("--version", action="version", version=f"dynml {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("list", help="list registered experiments")
@@ -182,15 +374,36 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
 
     p = sub.add_parser("run", help="run one experiment")
-    p.add_argument("name")
+    p.add_argument("name", nargs="?", help="experiment (optional with --config)")
     add_config(p)
     p.add_argument("--seed", type=int)
+    p.add_argument("--config", metavar="FILE", help="re-run from a run's config.json")
+    p.add_argument(
+        "--resume", action="store_true", help="continue the newest unfinished run of this config"
+    )
     add_out(p)
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("resume", help="continue an interrupted run in its folder")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    add_out(p)
+    p.set_defaults(func=_cmd_resume)
+
+    p = sub.add_parser(
+        "show", help="print an experiment's config fields, defaults and quick values"
+    )
+    p.add_argument("name")
+    p.set_defaults(func=_cmd_show)
+
+    p = sub.add_parser("index", help="check the run index, or --rebuild it from the run folders")
+    p.add_argument("--rebuild", action="store_true")
+    add_out(p)
+    p.set_defaults(func=_cmd_index)
 
     p = sub.add_parser("runs", help="list past runs from the index")
     p.add_argument("--experiment")
     p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--sweep", metavar="ID", help="the members and aggregate of sweep ID")
     add_out(p)
     p.set_defaults(func=_cmd_runs)
 
@@ -203,7 +416,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     add_config(p)
     p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...")
-    p.add_argument("--seeds", help="comma-separated seeds")
+    p.add_argument("--seeds", help="seeds: a range 0-9, a list 0,3,7, or both (0-2,5)")
+    p.add_argument("--executor", choices=["local", "ray"], default="local")
+    p.add_argument("--jobs", type=int, default=1, help="runs at a time (one process each)")
+    p.add_argument("--address", help="Ray cluster to join (auto or HOST:PORT); default: local Ray")
+    p.add_argument("--retries", type=int, default=1, help="retries of a failed task (default 1)")
+    p.add_argument("--resume", metavar="ID", help="run only sweep ID's unfinished tasks")
     p.add_argument("--task-id", type=int, help="run only this task (default $SLURM_ARRAY_TASK_ID)")
     p.add_argument("--print-commands", action="store_true", help="print one command per task")
     add_out(p)
@@ -221,17 +439,59 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "run" and not args.name and not args.config:
+        print("dynml: error: run needs an experiment name or --config FILE", file=sys.stderr)
+        return EXIT_USAGE
+    if not sys.stderr.isatty():
+        os.environ.setdefault("DYNML_PROGRESS", "0")  # progress bars only on a terminal
     try:
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, PermissionError) as err:
-        message = str(err).splitlines()[0] if str(err) else type(err).__name__
-        print(f"dynml: error: {message}", file=sys.stderr)
+    except _RunError as err:
+        print(f"dynml: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    except (ValueError, TypeError, FileNotFoundError, PermissionError, OverflowError) as err:
+        print(f"dynml: error: {_one_line(err)}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as err:
+        if isinstance(err, BrokenPipeError):
+            return _closed_pipe()
+        print(f"dynml: error: {_one_line(err)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("dynml: interrupted; results written so far are kept", file=sys.stderr)
         return 130
+    except Exception as err:  # a bug, not bad input: one line, exit 1, traceback on request
+        if os.environ.get("DYNML_DEBUG"):
+            raise
+        print(
+            f"dynml: internal error: {type(err).__name__}: {_one_line(err)} "
+            "(set DYNML_DEBUG=1 to see the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+
+
+def _closed_pipe() -> int:
+    """The reader went away (`dynml list | head`): stop quietly, as Unix tools do."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
+    return 0
 
 
 if __name__ == "__main__":

@@ -17,7 +17,9 @@ from datetime import datetime
 from pathlib import Path
 
 from .claims import Claim
-from .runs import Run, RunIndex
+from .domains import validate_config
+from .io import write_text
+from .runs import CURRENT_RUN, Run, RunIndex
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,22 @@ class ExperimentSpec:
         values = parse_overrides(self.config_cls, overrides, self.name)
         if seed is not None:
             values["seed"] = parse_overrides(self.config_cls, [f"seed={seed}"], self.name)["seed"]
-        return dataclasses.replace(cfg, **values)
+        cfg = dataclasses.replace(cfg, **values)
+        validate_config(cfg)
+        return cfg
+
+    def config_from_dict(self, values: dict) -> object:
+        """A validated config from a run's `config.json` `"config"` object (lists become tuples)."""
+        if not isinstance(values, dict):
+            raise ValueError(f"a config for {self.name!r} must be a JSON object")
+        hints = typing.get_type_hints(self.config_cls)
+        unknown = sorted(set(values) - set(hints))
+        if unknown:
+            raise ValueError(f"unknown config key(s) {unknown} for experiment {self.name!r}")
+        typed = {k: _from_json(v, hints[k], k) for k, v in values.items()}
+        cfg = dataclasses.replace(self.config_cls(), **typed)
+        validate_config(cfg)
+        return cfg
 
 
 REGISTRY: dict[str, ExperimentSpec] = {}
@@ -56,6 +73,21 @@ def experiment(name: str, *, paper: str, summary: str, claims: Sequence[Claim] =
     def register(cls):
         if not dataclasses.is_dataclass(cls):
             raise TypeError(f"@experiment({name!r}) must decorate a dataclass")
+        params = getattr(cls, "__dataclass_params__", None)
+        if params is None or not params.frozen:
+            raise TypeError(f"@experiment({name!r}): the Config dataclass must be frozen")
+        if "seed" not in {f.name for f in dataclasses.fields(cls)}:
+            raise TypeError(f"@experiment({name!r}): the Config needs a `seed` field")
+        if not callable(getattr(cls, "quick", None)):
+            raise TypeError(f"@experiment({name!r}): the Config needs a `quick()` classmethod")
+        old = REGISTRY.get(name)
+        if old is not None and (old.config_cls.__module__, old.config_cls.__qualname__) != (
+            cls.__module__,
+            cls.__qualname__,
+        ):
+            raise ValueError(
+                f"experiment name {name!r} is already registered by {old.config_cls.__module__}"
+            )
         for claim in claims:
             if not isinstance(claim, Claim):
                 raise TypeError(f"@experiment({name!r}): claims must be Claim objects")
@@ -80,8 +112,19 @@ def _parse_value(text: str, tp, field: str):
     origin = typing.get_origin(tp)
     if origin in (tuple, list):
         inner = typing.get_args(tp)[0] if typing.get_args(tp) else str
-        items = [s for s in text.strip("()[] ").split(",") if s.strip()]
-        return tuple(_parse_value(s.strip(), inner, field) for s in items)
+        body = text.strip()
+        opened, closed = body[:1] in "([", body[-1:] in ")]"
+        if opened != closed or body.count("(") + body.count("[") > int(opened):
+            raise ValueError(f"config field {field!r} expects a tuple like (1,2), got {text!r}")
+        body = body[1:-1] if opened else body
+        items = [s.strip() for s in body.split(",")]
+        if items and items[-1] == "" and len(items) > 1:
+            items = items[:-1]  # a trailing comma, as in (1,)
+        if not items or any(s == "" for s in items):
+            raise ValueError(
+                f"config field {field!r} expects a non-empty tuple like (1,2), got {text!r}"
+            )
+        return tuple(_parse_value(s, inner, field) for s in items)
     if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(tp) if a is not type(None)]
         if text.lower() in ("none", "null", ""):
@@ -101,6 +144,22 @@ def _parse_value(text: str, tp, field: str):
         return tp(text)
     except ValueError:
         raise ValueError(f"config field {field!r} expects {_type_name(tp)}, got {text!r}") from None
+
+
+def _from_json(value, tp, field: str):
+    origin = typing.get_origin(tp)
+    if origin in (tuple, list) and isinstance(value, list):
+        inner = typing.get_args(tp)[0] if typing.get_args(tp) else str
+        return tuple(_from_json(v, inner, field) for v in value)
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        return _from_json(value, [a for a in typing.get_args(tp) if a is not type(None)][0], field)
+    if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, str, bool) and type(value) is tp:
+        return value
+    raise ValueError(f"config field {field!r} expects {_type_name(tp)}, got {value!r}")
 
 
 def parse_overrides(config_cls: type, overrides, experiment_name: str) -> dict:
@@ -134,30 +193,72 @@ def check_writable(root: Path) -> Path:
     return root
 
 
-def execute(spec: ExperimentSpec, cfg, out_root: Path, quick: bool) -> Run:
-    """Run one experiment into a new folder under `out_root` and record it in the index.
+class RunFailed(RuntimeError):
+    """An experiment raised or diverged; its folder, numbers and traceback are kept."""
 
-    A failure inside the experiment is recorded (status `failed`, the error in the report)
-    with every number and figure written so far kept, then re-raised.
-    """
-    out_root = check_writable(out_root)
+    def __init__(self, run: Run, message: str):
+        super().__init__(message)
+        self.run = run
+
+
+def new_folder(spec: ExperimentSpec, cfg, out_root: Path, quick: bool) -> Path:
+    """A fresh `out_root/NAME/<date>-<time>-s<seed>[-quick][-n]` folder name (not created)."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     suffix = "-quick" if quick else ""
-    folder = out_root / spec.name / f"{stamp}-s{getattr(cfg, 'seed', 0)}{suffix}"
-    n = 1
+    base = f"{stamp}-s{getattr(cfg, 'seed', 0)}{suffix}"
+    folder, n = out_root / spec.name / base, 1
     while folder.exists():
         n += 1
-        folder = folder.with_name(f"{stamp}-s{getattr(cfg, 'seed', 0)}{suffix}-{n}")
-    run = Run(spec.name, spec.summary, spec.paper, cfg, folder, quick, claims=spec.claims)
+        folder = out_root / spec.name / f"{base}-{n}"
+    return folder
+
+
+def execute(
+    spec: ExperimentSpec, cfg, out_root: Path, quick: bool, folder: Path | None = None
+) -> Run:
+    """Run one experiment into a folder under `out_root` and record it in the index.
+
+    With `folder` (an existing run folder) the run resumes there: training that checkpoints
+    into `run.checkpoint_dir` continues from its last checkpoint, and the index keeps one row
+    for the folder. A failure inside the experiment is recorded (status `failed`, or
+    `diverged` when training hit a non-finite loss; the error in the report and
+    `traceback.txt`) with every number and figure written so far kept, and raised as
+    `RunFailed`. Ctrl-C marks the run `interrupted` (resumable) and is re-raised.
+    """
+    out_root = check_writable(out_root)
     index = RunIndex(out_root)
+    folder = Path(folder) if folder is not None else new_folder(spec, cfg, out_root, quick)
+    run = Run(spec.name, spec.summary, spec.paper, cfg, folder, quick, claims=spec.claims)
+    clean_stale_temporaries(folder)
     run_id = index.add(run)
+    token = CURRENT_RUN.set(run)
     try:
         spec.run_fn(cfg, run)
-    except BaseException as err:
-        run.finish("failed", f"{type(err).__name__}: {err}")
-        (run.folder / "traceback.txt").write_text(traceback.format_exc())
+    except KeyboardInterrupt:
+        run.finish("interrupted", "interrupted by the user; resume with dynml resume")
         index.update(run_id, run)
         raise
+    except Exception as err:
+        run.finish("diverged" if run.divergences else "failed", f"{type(err).__name__}: {err}")
+        write_text(run.folder / "traceback.txt", traceback.format_exc())
+        index.update(run_id, run)
+        raise RunFailed(run, f"{type(err).__name__}: {err}") from err
+    finally:
+        CURRENT_RUN.reset(token)
+    if run.divergences:
+        run.finish("diverged", run.divergences[0])
+        index.update(run_id, run)
+        raise RunFailed(run, f"training diverged: {run.divergences[0]}")
     run.finish("done")
     index.update(run_id, run)
     return run
+
+
+def clean_stale_temporaries(folder: Path) -> int:
+    """Remove `.NAME.*.tmp` files left in a run folder by a killed write; return how many."""
+    n = 0
+    for tmp in Path(folder).rglob(".*.tmp"):
+        if tmp.is_file():
+            tmp.unlink()
+            n += 1
+    return n

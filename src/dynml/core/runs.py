@@ -6,14 +6,16 @@ and `checkpoint/` where training is long. Every file is written atomically, and
 `metrics.json` is rewritten after each new number, so a run that fails later keeps them.
 """
 
+import contextvars
 import importlib.metadata
 import json
+import os
 import platform
 import sqlite3
 import subprocess
 import time
 from collections.abc import Sequence
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,6 +81,7 @@ class Run:
         self.tables: dict[str, dict] = {}
         self.figures: list[tuple[str, str]] = []
         self.notes: list[str] = []
+        self.divergences: list[str] = []
         self.started = time.time()
         self.status = "running"
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -130,6 +133,12 @@ class Run:
     def note(self, text: str) -> None:
         """Add a paragraph to the report (what was run, why a number differs from the paper)."""
         self.notes.append(text)
+        self._write_metrics()
+
+    def mark_diverged(self, message: str) -> None:
+        """Record that training hit a non-finite loss: the run will be marked `diverged`."""
+        self.divergences.append(message)
+        self.note(f"**Diverged:** {message}")
 
     def claim_results(self) -> list[dict]:
         """The verdict of every declared claim on the metrics recorded so far."""
@@ -147,6 +156,8 @@ class Run:
                 "metric_notes": self.metric_notes,
                 "tables": self.tables,
                 "claims": self.claim_results(),
+                "notes": self.notes,
+                "figures": self.figures,
             },
         )
 
@@ -217,43 +228,156 @@ def _markdown_table(rows: list[dict]) -> list[str]:
     return out
 
 
-class RunIndex:
-    """The SQLite index of runs kept in the output root (`index.sqlite`)."""
+CURRENT_RUN: contextvars.ContextVar[Run | None] = contextvars.ContextVar("run", default=None)
 
-    def __init__(self, root: Path):
-        self.path = Path(root) / INDEX_NAME
-        with closing(self._connect()) as db, db:
+
+def report_divergence(message: str) -> None:
+    """Mark the run being executed (if any) as diverged; called by training loops' NaN guards."""
+    run = CURRENT_RUN.get()
+    if run is not None:
+        run.mark_diverged(message)
+
+
+class StoreError(ValueError):
+    """The run index or a run folder's file is unreadable (named in the message)."""
+
+
+_COLUMNS = {
+    "experiment": "TEXT",
+    "folder": "TEXT",
+    "started": "TEXT",
+    "finished": "TEXT",
+    "status": "TEXT",
+    "quick": "INTEGER",
+    "seed": "INTEGER",
+    "elapsed_s": "REAL",
+    "metrics": "TEXT",
+    "claims": "TEXT",
+    "pid": "INTEGER",
+    "host": "TEXT",
+    "sweep_id": "TEXT",
+    "sweep_task": "INTEGER",
+}
+_REQUIRED = ("experiment", "folder", "status", "metrics")
+
+
+def _process_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
+
+
+def _load_json(text: str | None, default):
+    try:
+        value = json.loads(text) if text else default
+    except (TypeError, ValueError):
+        return default
+    return value if isinstance(value, type(default)) else default
+
+
+class RunIndex:
+    """The SQLite index of runs kept in the output root (`index.sqlite`).
+
+    The run folders are the source of truth; the index is a cache of them that
+    `RunIndex.rebuild` recreates. Folders are stored relative to the root, so a copied or
+    moved runs folder indexes its own runs. A corrupt or foreign index raises `StoreError`
+    naming the file. A `running` row whose process is gone reads as `interrupted`.
+    """
+
+    def __init__(self, root: Path, create: bool = True):
+        self.root = Path(root)
+        self.path = self.root / INDEX_NAME
+        if not create and not self.path.exists():
+            return
+        self._check_file()
+        with self._db() as db:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY AUTOINCREMENT, "
-                "experiment TEXT, folder TEXT, started TEXT, finished TEXT, status TEXT, "
-                "quick INTEGER, seed INTEGER, elapsed_s REAL, metrics TEXT)"
+                + ", ".join(f"{k} {v}" for k, v in _COLUMNS.items())
+                + ")"
             )
             columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
-            if "claims" not in columns:
-                db.execute("ALTER TABLE runs ADD COLUMN claims TEXT")
+            missing = [c for c in _REQUIRED if c not in columns]
+            if missing:
+                raise StoreError(self._broken(f"a table 'runs' without columns {missing}"))
+            for name, kind in _COLUMNS.items():
+                if name not in columns:
+                    db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS sweeps (id TEXT PRIMARY KEY, experiment TEXT, "
+                "created TEXT, quick INTEGER, status TEXT, spec TEXT)"
+            )
+
+    def _broken(self, what: str) -> str:
+        return (
+            f"run index {self.path} is not a dynml index ({what}); "
+            f"recreate it from the run folders with: dynml index --rebuild --out {self.root}"
+        )
+
+    def _check_file(self) -> None:
+        if self.path.exists() and not self.path.is_file():
+            raise StoreError(self._broken("not a regular file"))
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=30)
 
+    @contextmanager
+    def _db(self):
+        """A connection in a transaction; SQLite errors become `StoreError` naming the file."""
+        try:
+            with closing(self._connect()) as db, db:
+                yield db
+        except sqlite3.DatabaseError as err:
+            raise StoreError(self._broken(str(err))) from None
+
+    def _relative(self, folder: Path) -> str:
+        folder = Path(folder)
+        try:
+            return folder.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return str(folder.resolve())
+
+    def folder_of(self, row: dict) -> Path:
+        """The absolute folder of an index row."""
+        folder = Path(row["folder"])
+        return folder if folder.is_absolute() else self.root / folder
+
     def add(self, run: Run) -> int:
-        with closing(self._connect()) as db, db:
+        """Index `run` (one row per folder: an existing row of the same folder is reused)."""
+        folder = self._relative(run.folder)
+        values = (
+            run.name,
+            datetime.now(UTC).isoformat(timespec="seconds"),
+            run.status,
+            int(run.quick),
+            getattr(run.config, "seed", None),
+            os.getpid(),
+            platform.node(),
+        )
+        with self._db() as db:
+            old = db.execute("SELECT id FROM runs WHERE folder = ?", (folder,)).fetchone()
+            if old is not None:
+                db.execute(
+                    "UPDATE runs SET experiment = ?, started = ?, status = ?, quick = ?, "
+                    "seed = ?, pid = ?, host = ?, finished = NULL WHERE id = ?",
+                    (*values, old[0]),
+                )
+                return int(old[0])
             cur = db.execute(
-                "INSERT INTO runs (experiment, folder, started, status, quick, seed, metrics) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run.name,
-                    str(run.folder),
-                    datetime.now(UTC).isoformat(timespec="seconds"),
-                    run.status,
-                    int(run.quick),
-                    getattr(run.config, "seed", None),
-                    "{}",
-                ),
+                "INSERT INTO runs (experiment, started, status, quick, seed, pid, host, "
+                "folder, metrics, claims) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '{}', '[]')",
+                (*values, folder),
             )
             return int(cur.lastrowid)
 
     def update(self, run_id: int, run: Run) -> None:
-        with closing(self._connect()) as db, db:
+        with self._db() as db:
             db.execute(
                 "UPDATE runs SET finished = ?, status = ?, elapsed_s = ?, metrics = ?, claims = ? "
                 "WHERE id = ?",
@@ -261,25 +385,122 @@ class RunIndex:
                     datetime.now(UTC).isoformat(timespec="seconds"),
                     run.status,
                     round(time.time() - run.started, 2),
-                    json.dumps(run.metrics),
-                    json.dumps(run.claim_results()),
+                    json.dumps(run.metrics, default=str),
+                    json.dumps(run.claim_results(), default=str),
                     run_id,
                 ),
             )
 
-    def rows(self, experiment: str | None = None) -> list[dict]:
-        """All runs, newest first (optionally of one experiment)."""
-        if not self.path.is_file():
+    def rows(self, experiment: str | None = None, sweep: str | None = None) -> list[dict]:
+        """All runs, newest first (optionally of one experiment, or members of one sweep)."""
+        if not self.path.exists():
             return []
-        query = "SELECT * FROM runs"
-        params: tuple = ()
-        if experiment:
-            query += " WHERE experiment = ?"
-            params = (experiment,)
-        with closing(self._connect()) as db:
+        self._check_file()
+        where = [(c, v) for c, v in (("experiment", experiment), ("sweep_id", sweep)) if v]
+        query = "SELECT * FROM runs" + (
+            " WHERE " + " AND ".join(f"{c} = ?" for c, _ in where) if where else ""
+        )
+        params: tuple = tuple(v for _, v in where)
+        with self._db() as db:
             db.row_factory = sqlite3.Row
             rows = [dict(r) for r in db.execute(query + " ORDER BY id DESC", params)]
+        here = platform.node()
         for r in rows:
-            r["metrics"] = json.loads(r["metrics"] or "{}")
-            r["claims"] = json.loads(r.get("claims") or "[]")
+            r["metrics"] = _load_json(r.get("metrics"), {})
+            r["claims"] = _load_json(r.get("claims"), [])
+            if (
+                r["status"] == "running"
+                and r.get("host") == here
+                and not _process_alive(r.get("pid"))
+            ):
+                r["status"] = "interrupted"
         return rows
+
+    def tag_run(self, folder: Path, sweep_id: str, task: int) -> None:
+        """Mark the run in `folder` as task `task` of sweep `sweep_id`."""
+        with self._db() as db:
+            db.execute(
+                "UPDATE runs SET sweep_id = ?, sweep_task = ? WHERE folder = ?",
+                (sweep_id, task, self._relative(folder)),
+            )
+
+    def add_sweep(self, sweep_id: str, experiment: str, quick: bool, spec: dict) -> None:
+        """Record a sweep (its grid, seeds and tasks in `spec`); an existing id is kept."""
+        with self._db() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO sweeps (id, experiment, created, quick, status, spec) "
+                "VALUES (?, ?, ?, ?, 'running', ?)",
+                (
+                    sweep_id,
+                    experiment,
+                    datetime.now(UTC).isoformat(timespec="seconds"),
+                    int(quick),
+                    json.dumps(spec, default=str),
+                ),
+            )
+
+    def set_sweep_status(self, sweep_id: str, status: str) -> None:
+        with self._db() as db:
+            db.execute("UPDATE sweeps SET status = ? WHERE id = ?", (status, sweep_id))
+
+    def sweeps(self) -> list[dict]:
+        """All recorded sweeps, newest first (`spec` parsed)."""
+        if not self.path.exists():
+            return []
+        with self._db() as db:
+            db.row_factory = sqlite3.Row
+            rows = [dict(r) for r in db.execute("SELECT * FROM sweeps ORDER BY created DESC")]
+        for r in rows:
+            r["spec"] = _load_json(r.get("spec"), {})
+        return rows
+
+    def sweep(self, sweep_id: str) -> dict | None:
+        """The recorded sweep `sweep_id`, or `None`."""
+        return next((r for r in self.sweeps() if r["id"] == sweep_id), None)
+
+    def rebuild(self) -> int:
+        """Recreate the index from the run folders under the root; return the number of runs.
+
+        A corrupt index file is moved aside to `index.sqlite.broken` first. Folders are found
+        as `<root>/<experiment>/<run>/config.json`; a folder whose files are unreadable is
+        indexed with status `broken`.
+        """
+        if self.path.exists():
+            aside = self.path.with_name(INDEX_NAME + ".broken")
+            if aside.is_dir() or self.path.is_dir():
+                raise StoreError(self._broken("a folder is in the way"))
+            os.replace(self.path, aside)
+        index = RunIndex(self.root)
+        found = sorted(self.root.glob("*/*/config.json"), key=lambda p: p.stat().st_mtime)
+        with index._db() as db:
+            for config_path in found:
+                db.execute(
+                    "INSERT INTO runs (experiment, folder, started, finished, status, quick, "
+                    "seed, elapsed_s, metrics, claims) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    _row_from_folder(config_path.parent, index._relative(config_path.parent)),
+                )
+        return len(found)
+
+
+def _row_from_folder(folder: Path, rel: str) -> tuple:
+    try:
+        config = json.loads((folder / "config.json").read_text())
+        metrics = json.loads((folder / "metrics.json").read_text())
+        if not isinstance(config, dict) or not isinstance(metrics, dict):
+            raise ValueError
+    except (OSError, ValueError):
+        return (folder.parent.name, rel, None, None, "broken", 0, None, None, "{}", "[]")
+    status = metrics.get("status", "interrupted")
+    status = "interrupted" if status == "running" else status
+    return (
+        str(config.get("experiment", folder.parent.name)),
+        rel,
+        config.get("started"),
+        None,
+        str(status),
+        int(bool(config.get("quick"))),
+        config.get("seed") if isinstance(config.get("seed"), int) else None,
+        metrics.get("elapsed_s"),
+        json.dumps(metrics.get("metrics") if isinstance(metrics.get("metrics"), dict) else {}),
+        json.dumps(metrics.get("claims") if isinstance(metrics.get("claims"), list) else []),
+    )
