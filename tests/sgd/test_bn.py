@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dynml.sgd import OLS, bngd, gd, random_ols
+from dynml.sgd import OLS, bngd, gd, gd_stability_limit, random_ols
 
 
 def _problem():
@@ -47,3 +47,13 @@ def test_from_data_rejects_bad_shapes():
 
     with pytest.raises(ValueError, match="shape"):
         OLS.from_data(np.ones((3, 2)), np.ones(4))
+
+
+def test_gd_stability_limit_is_two_over_lambda_max():
+    """Bisection on GD's own runs finds the limit `2/λ_max(H)` within 5 %."""
+    with jax.enable_x64(True):
+        p = random_ols(jax.random.key(3), 300, 6, condition=30.0)
+        lam_max = float(jnp.linalg.eigvalsh(p.h).max())
+        w0 = jax.random.normal(jax.random.key(4), (6,))
+        limit = gd_stability_limit(p, w0, 500, (0.1 / lam_max, 10.0 / lam_max))
+        np.testing.assert_allclose(limit * lam_max, 2.0, rtol=0.05)

@@ -76,8 +76,8 @@ def _noisy_quadratic_run(opt, steps, x0=5.0, seed=0):
     return xs, states
 
 
-def test_csgd_estimates_curvature_and_anneals():
-    xs, states = _noisy_quadratic_run(csgd(ETA), 1500)
+def test_csgd_estimates_curvature_and_anneals_with_the_mean_rule():
+    xs, states = _noisy_quadratic_run(csgd(ETA, m_rule="mean"), 1500)
     a, sigma, _ = quadratic_model(states.g_mean, states.g_var, states.x_var, states.gx_cov)
     # while x still moves, the EMA regression a = Cov(g, x) / Var(x) is resolved (EMA lag
     # biases it by ~10%); once x has settled, Var(g) estimates Σ = a² s²
@@ -89,6 +89,70 @@ def test_csgd_estimates_curvature_and_anneals():
     # annealing lowers the stationary loss below that of constant-rate SGD (≈ ½ a η Σ / (2a))
     plain, _ = _noisy_quadratic_run(optax.sgd(ETA), 1500)
     assert np.mean(np.asarray(xs[-300:]) ** 2) < 0.5 * np.mean(np.asarray(plain[-300:]) ** 2)
+
+
+def test_m_rule_closed_form():
+    """`m = ½(ḡ² + Var g)/a` (paper) and `½ḡ²/a` (mean), `a = Cov(g, x)/Var(x)`, `Σ = Var g`."""
+    g_mean, g_var, x_var, gx_cov = (jnp.array(v) for v in (3.0, 4.0, 2.0, 1.0))
+    a, sigma, m = quadratic_model(g_mean, g_var, x_var, gx_cov)
+    np.testing.assert_allclose([a, sigma, m], [0.5, 4.0, 0.5 * (9.0 + 4.0) / 0.5])
+    _, _, m_mean = quadratic_model(g_mean, g_var, x_var, gx_cov, m_rule="mean")
+    np.testing.assert_allclose(m_mean, 0.5 * 9.0 / 0.5)
+    with pytest.raises(ValueError, match="m_rule"):
+        quadratic_model(g_mean, g_var, x_var, gx_cov, m_rule="other")
+
+
+def test_paper_rule_keeps_full_rate_when_eta_a_below_one():
+    """Paper rule: `2m/(ηΣ) = (ḡ² + Var g)/(ηa Var g) ≥ 1/(ηa)`, so at ηa = 0.2 u stays ≈ 1."""
+    _, states = _noisy_quadratic_run(csgd(ETA), 1500)
+    assert np.asarray(states.control[:, 0]).mean() > 0.97
+
+
+def test_paper_rule_anneals_to_the_newton_rate_when_eta_a_above_one():
+    """At ηa = 1.6 the paper rule drives ηu to ≈ 1/a (u ≈ 1/(ηa) · (1 + ḡ²/Var g)), which
+    lowers the stationary variance of x from ηΣ/(a(2 − ηa)) (SGD) to about Σ/a²."""
+    eta = 0.8
+    xs, states = _noisy_quadratic_run(csgd(eta), 3000)
+    u_late = np.asarray(states.control[-1000:, 0]).mean()
+    assert 1.0 / (eta * A) <= u_late * 1.05 and u_late < 1.25 / (eta * A)
+    plain, _ = _noisy_quadratic_run(optax.sgd(eta), 3000)
+    assert np.mean(np.asarray(xs[-1000:]) ** 2) < 0.5 * np.mean(np.asarray(plain[-1000:]) ** 2)
+
+
+def test_cmsgd_momentum_follows_the_curvature_factor_with_the_paper_rule():
+    """At small η the paper rule makes `1 − ηΣ/(4m) ≥ 1 − ηa/2` inactive, so μ tends to
+    `1 − 2√(ηa)` (0.6 here); the mean rule drives `1 − ηaVar g/(2ḡ²)` below 0 and μ to 0."""
+    eta = 0.02
+    _, (states, _) = _noisy_quadratic_run(cmsgd(eta), 3000)
+    mu_late = np.asarray(states.control[-1000:, 0]).mean()
+    assert abs(mu_late - (1.0 - 2.0 * np.sqrt(eta * A))) < 0.08
+    _, (states, _) = _noisy_quadratic_run(cmsgd(eta, m_rule="mean"), 3000)
+    assert np.asarray(states.control[-1000:, 0]).mean() < 0.3
+
+
+def test_learning_rate_schedules():
+    """A schedule `k ↦ η_k` sets the step `−η_k u g` (cSGD) and `v ← μv − η_k g` (cMSGD);
+    a constant schedule reproduces the constant rate exactly."""
+    schedule = optax.exponential_decay(0.5, transition_steps=10, decay_rate=0.5)
+    x = jnp.array([2.0, -1.0])
+    for make in (csgd, cmsgd):
+        opt = make(schedule)
+        state = opt.init(x)
+        step = jax.jit(opt.update)
+        velocity = jnp.zeros_like(x)
+        for k in range(30):
+            g = jnp.array([1.0 + 0.1 * k, -0.5]) * x
+            upd, state = step(g, state, x)
+            control = (state[0] if make is cmsgd else state).control
+            if make is csgd:
+                expected = -schedule(k) * control * g
+            else:
+                expected = velocity = control * velocity - schedule(k) * g
+            np.testing.assert_allclose(upd, expected, rtol=1e-5)
+            x = x + upd
+    a, _ = _noisy_quadratic_run(csgd(lambda k: 0.8), 200)
+    b, _ = _noisy_quadratic_run(csgd(0.8), 200)
+    np.testing.assert_allclose(a, b, rtol=1e-6)
 
 
 def test_cmsgd_on_an_equinox_model_converges():
@@ -120,6 +184,8 @@ def test_cmsgd_on_an_equinox_model_converges():
 def test_bad_input():
     with pytest.raises(ValueError, match="learning_rate"):
         csgd(0.0)
+    with pytest.raises(ValueError, match="m_rule"):
+        csgd(0.1, m_rule="median")
     opt = csgd(0.1)
     with pytest.raises(ValueError, match="params"):
         opt.update(jnp.ones(2), opt.init(jnp.ones(2)))

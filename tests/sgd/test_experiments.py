@@ -11,7 +11,7 @@ from dynml.experiments import bn_ols, csgd_robustness, sme_weak_order  # noqa: F
 def test_missing_mnist_file_is_refused(tmp_path):
     spec = ex.get("csgd-robustness")
     cfg = dataclasses.replace(spec.config(quick=True), mnist_path="/nonexistent/mnist.npz")
-    with pytest.raises(ValueError, match="mnist_path"):
+    with pytest.raises(ValueError, match="MNIST file"):
         ex.execute(spec, cfg, tmp_path, quick=True)
 
 
@@ -21,6 +21,7 @@ def test_bn_ols_quick_runs(tmp_path):
     assert run.status == "done"
     assert run.metrics["bngd_converges_above_gd_limit"] is True
     assert run.metrics["gd_largest_convergent_lr_x_lambda_max"] < 2.0
+    assert abs(run.metrics["gd_stability_limit_x_lambda_max"] - 2.0) <= 0.1
 
 
 @pytest.mark.slow

@@ -1,7 +1,7 @@
 """SGD as a dynamical system: stochastic modified equations, controlled SGD, batch norm on GD."""
 
-from .bn import OLS, bngd, gd, random_ols
-from .csgd import cmsgd, cmsgd_feedback, csgd, csgd_feedback, quadratic_model
+from .adaptive import M_RULES, cmsgd, cmsgd_feedback, csgd, csgd_feedback, quadratic_model
+from .bn import OLS, bngd, gd, gd_stability_limit, random_ols
 from .sme import (
     PerSampleLoss,
     coupled_ensembles,
@@ -15,6 +15,7 @@ from .sme import (
 )
 
 __all__ = [
+    "M_RULES",
     "OLS",
     "PerSampleLoss",
     "bngd",
@@ -24,6 +25,7 @@ __all__ = [
     "csgd",
     "csgd_feedback",
     "gd",
+    "gd_stability_limit",
     "momentum_sme",
     "psd_sqrt",
     "quadratic_model",

@@ -101,3 +101,34 @@ def bngd(
     _, (losses, eff) = jax.lax.scan(step, (a0, w0), None, length=steps)
     l0, e0 = record(a0, w0)
     return jnp.concatenate([l0[None], losses]), jnp.concatenate([e0[None], eff])
+
+
+def gd_stability_limit(
+    problem: OLS,
+    w0: Float[ArrayLike, " d"],
+    steps: int,
+    lr_bracket: tuple[float, float],
+    iterations: int = 40,
+) -> float:
+    """The largest GD learning rate whose excess loss after `steps` steps is not above the
+    initial one, by bisection inside `lr_bracket = (stable, unstable)`.
+
+    Theory: GD on OLS is stable iff `ε < 2/λ_max(H)` (the mode of `λ_max` is multiplied by
+    `1 − ελ_max` per step), so the result tends to `2/λ_max` as `steps` grows; from above
+    the top mode grows like `(ελ_max − 1)^{2k}`, from below every mode decays.
+    """
+    lo, hi = (float(v) for v in lr_bracket)
+    if not 0 < lo < hi:
+        raise ValueError(f"need 0 < stable < unstable learning rates, got {lr_bracket}")
+    run = jax.jit(lambda lr: gd(problem, w0, lr, steps))
+
+    def stable(lr):
+        losses = run(lr)
+        return bool(jnp.isfinite(losses[-1]) & (losses[-1] <= losses[0]))
+
+    if not stable(lo) or stable(hi):
+        raise ValueError(f"bracket {lr_bracket} does not enclose the stability limit")
+    for _ in range(iterations):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if stable(mid) else (lo, mid)
+    return lo

@@ -5,15 +5,26 @@ variance `Σ`, the expected excess loss `m` obeys `ṁ = −2 a u m + ½ a η Σ
 rate is `η u`, `u ∈ [0, 1]`. Minimising `m(T)` gives the feedback `u* = min(1, 2m / (ηΣ))`:
 full rate, then `1/t` annealing (Li, Tai, E, ICML 2017, §4). `a`, `Σ` and `m` are estimated
 online, per parameter, by exponential moving averages (EMAs) of the gradient `g` and the
-parameter `x`: `a = Cov(g, x) / Var(x)`, `Σ = Var(g)`, `m = ½ ḡ² / a`, with averaging rate
-`β = β_min + (β_max − β_min) Var(g) / (ḡ² + Var(g))`.
+parameter `x`: `a = Cov(g, x) / Var(x)`, `Σ = Var(g)` and, as in the paper's algorithm,
+
+    m = ½ (ḡ² + Var g) / a          (m_rule="paper", the default)
+
+(`½ E g² / a`, the loss of the quadratic model averaged over the gradient noise), with
+averaging rate `β = β_min + (β_max − β_min) Var(g) / (ḡ² + Var(g))`. With this rule
+`2m/(ηΣ) ≥ 1/(ηa)`, so `u` stays at 1 wherever `ηa ≤ 1` and anneals only where the rate is
+large for the local curvature (towards the Newton-like rate `ηu ≈ 1/a`). The option
+`m_rule="mean"` uses `m = ½ ḡ² / a` (the loss at the mean gradient only), which anneals
+wherever the noise dominates the mean gradient, at any rate.
 """
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
+
+M_RULES = ("paper", "mean")
 
 
 class MovingMoments(NamedTuple):
@@ -28,7 +39,7 @@ class MovingMoments(NamedTuple):
     count: jax.Array
 
 
-def _init(params, control0: float) -> MovingMoments:
+def _init(params, control0) -> MovingMoments:
     zeros = lambda: jax.tree_util.tree_map(jnp.zeros_like, params)  # noqa: E731
     full = jax.tree_util.tree_map(lambda p: jnp.full_like(p, control0), params)
     return MovingMoments(
@@ -37,7 +48,8 @@ def _init(params, control0: float) -> MovingMoments:
 
 
 def _update_moments(g, x, s, beta_min, beta_max):
-    """EMAs after seeing `(g, x)`; the first observation initialises the means."""
+    """EMAs after seeing `(g, x)` (West's weighted updates); the first observation
+    initialises the means."""
     first = s.count == 0
     g_mean0 = jnp.where(first, g, s.g_mean)
     x_mean0 = jnp.where(first, x, s.x_mean)
@@ -52,11 +64,23 @@ def _update_moments(g, x, s, beta_min, beta_max):
     return beta, g_mean, g_var, x_mean, x_var, gx_cov
 
 
-def quadratic_model(g_mean, g_var, x_var, gx_cov):
-    """Estimates `(a, Σ, m)` of the local model `½ a (x − b)²` from the moving moments."""
+def _check_rule(m_rule: str) -> None:
+    if m_rule not in M_RULES:
+        raise ValueError(f"m_rule must be one of {M_RULES}, got {m_rule!r}")
+
+
+def quadratic_model(g_mean, g_var, x_var, gx_cov, m_rule: str = "paper"):
+    """Estimates `(a, Σ, m)` of the local model `½ a (x − b)²` from the moving moments.
+
+    `a = Cov(g, x)/Var(x)`, `Σ = Var g`; `m = ½(ḡ² + Var g)/a` (`m_rule="paper"`, Li, Tai,
+    E 2017) or `m = ½ḡ²/a` (`m_rule="mean"`). Where `a ≤ 0` the returned `m` is computed
+    with `a = 1` (the feedback ignores it there).
+    """
+    _check_rule(m_rule)
     a = gx_cov / jnp.maximum(x_var, 1e-30)
     sigma = g_var
-    m = 0.5 * g_mean**2 / jnp.where(a > 0, a, 1.0)
+    second_moment = g_mean**2 + g_var if m_rule == "paper" else g_mean**2
+    m = 0.5 * second_moment / jnp.where(a > 0, a, 1.0)
     return a, sigma, m
 
 
@@ -75,9 +99,18 @@ def cmsgd_feedback(a, sigma, m, eta):
     return jnp.where(a <= 0, 1.0, mu)
 
 
-def _controlled(learning_rate, control0, beta_min, beta_max, feedback, momentum: bool):
+def _rate(learning_rate) -> Callable:
+    """A schedule `k ↦ η_k` from a number (constant, may be traced) or an optax schedule."""
+    if callable(learning_rate):
+        return learning_rate
     if isinstance(learning_rate, int | float) and not learning_rate > 0:
-        raise ValueError(f"learning_rate must be positive, got {learning_rate}")
+        raise ValueError(f"learning_rate must be positive or a schedule, got {learning_rate}")
+    return lambda count: learning_rate
+
+
+def _controlled(learning_rate, control0, beta_min, beta_max, feedback, momentum, m_rule):
+    _check_rule(m_rule)
+    rate = _rate(learning_rate)
     if not 0.0 <= beta_min <= beta_max < 1.0:
         raise ValueError(f"need 0 <= beta_min <= beta_max < 1, got {beta_min}, {beta_max}")
 
@@ -93,8 +126,9 @@ def _controlled(learning_rate, control0, beta_min, beta_max, feedback, momentum:
                 "cSGD/cMSGD need the current params: call update(grads, state, params)"
             )
         s, velocity = state if momentum else (state, None)
+        eta = rate(s.count)
         out = jax.tree_util.tree_map(
-            lambda g, x, *leaves: _leaf_update(g, x, MovingMoments(*leaves, s.count)),
+            lambda g, x, *leaves: _leaf_update(g, x, MovingMoments(*leaves, s.count), eta),
             updates,
             params,
             s.g_mean,
@@ -112,16 +146,16 @@ def _controlled(learning_rate, control0, beta_min, beta_max, feedback, momentum:
         new = MovingMoments(*parts[:6], s.count + 1)
         if momentum:
             velocity = jax.tree_util.tree_map(
-                lambda v, mu, g: mu * v - learning_rate * g, velocity, new.control, updates
+                lambda v, mu, g: mu * v - eta * g, velocity, new.control, updates
             )
             return velocity, (new, velocity)
-        step = jax.tree_util.tree_map(lambda u, g: -learning_rate * u * g, new.control, updates)
+        step = jax.tree_util.tree_map(lambda u, g: -eta * u * g, new.control, updates)
         return step, new
 
-    def _leaf_update(g, x, s):
+    def _leaf_update(g, x, s, eta):
         beta, g_mean, g_var, x_mean, x_var, gx_cov = _update_moments(g, x, s, beta_min, beta_max)
-        a, sigma, m = quadratic_model(g_mean, g_var, x_var, gx_cov)
-        target = feedback(a, sigma, m, learning_rate)
+        a, sigma, m = quadratic_model(g_mean, g_var, x_var, gx_cov, m_rule)
+        target = feedback(a, sigma, m, eta)
         # the control follows its feedback target with the same EMA rate (starts at control0)
         control = jnp.where(s.count < 2, s.control, beta * s.control + (1 - beta) * target)
         return g_mean, g_var, x_mean, x_var, gx_cov, control
@@ -130,18 +164,29 @@ def _controlled(learning_rate, control0, beta_min, beta_max, feedback, momentum:
 
 
 def csgd(
-    learning_rate: float, u0: float = 1.0, beta_min: float = 0.9, beta_max: float = 0.99
+    learning_rate: float | optax.Schedule,
+    u0: float = 1.0,
+    beta_min: float = 0.9,
+    beta_max: float = 0.99,
+    m_rule: str = "paper",
 ) -> optax.GradientTransformation:
-    """cSGD: `x ← x − η u g` per parameter, `u` following `csgd_feedback` from `u0`.
+    """cSGD: `x ← x − η_k u g` per parameter, `u` following `csgd_feedback` from `u0`.
 
-    Usable on any equinox model through `optax` (`update(grads, state, params)`);
-    `learning_rate` and `u0` may be traced (vmap over settings).
+    `learning_rate` is the largest rate `η` (a number, possibly traced to vmap over
+    settings, or an optax schedule `k ↦ η_k`, also used in the feedback `2m/(η_k Σ)`);
+    `m_rule` picks the excess-loss estimate (`quadratic_model`). Usable on any equinox
+    model through `optax` (`update(grads, state, params)`). Li, Tai, E, ICML 2017, §4.
     """
-    return _controlled(learning_rate, u0, beta_min, beta_max, csgd_feedback, momentum=False)
+    return _controlled(learning_rate, u0, beta_min, beta_max, csgd_feedback, False, m_rule)
 
 
 def cmsgd(
-    learning_rate: float, mu0: float = 0.0, beta_min: float = 0.9, beta_max: float = 0.99
+    learning_rate: float | optax.Schedule,
+    mu0: float = 0.0,
+    beta_min: float = 0.9,
+    beta_max: float = 0.99,
+    m_rule: str = "paper",
 ) -> optax.GradientTransformation:
-    """cMSGD: heavy ball `v ← μ v − η g`, `x ← x + v`, `μ` following `cmsgd_feedback` from `mu0`."""
-    return _controlled(learning_rate, mu0, beta_min, beta_max, cmsgd_feedback, momentum=True)
+    """cMSGD: heavy ball `v ← μ v − η_k g`, `x ← x + v`, `μ` following `cmsgd_feedback`
+    from `mu0` (Li, Tai, E, ICML 2017, §4); arguments as for `csgd`."""
+    return _controlled(learning_rate, mu0, beta_min, beta_max, cmsgd_feedback, True, m_rule)
