@@ -423,10 +423,11 @@ def run_sweep(
     jobs: int = 1,
     retries: int = 1,
     address: str | None = None,
-    log=print,
+    log=None,
 ) -> tuple[dict, list[TaskResult]]:
     """Run the tasks of sweep `rec` that have no finished run, then write its aggregate."""
     root = Path(root)
+    log = log or (lambda line: print(line, flush=True))
     done = finished(root, rec["id"])
     todo = [t for t in tasks_of(rec) if t.index not in done]
     runner = make_executor(executor, jobs, retries, address)
