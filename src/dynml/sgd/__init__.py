@@ -1,6 +1,7 @@
 """SGD as a dynamical system: stochastic modified equations, controlled SGD, batch norm on GD."""
 
 from .adaptive import M_RULES, cmsgd, cmsgd_feedback, csgd, csgd_feedback, quadratic_model
+from .amata import AmataSchedule, adversarial_train, natural_schedule, pgd_schedule
 from .bn import OLS, bngd, gd, gd_stability_limit, random_ols
 from .sme import (
     PerSampleLoss,
@@ -15,6 +16,10 @@ from .sme import (
 )
 
 __all__ = [
+    "AmataSchedule",
+    "adversarial_train",
+    "natural_schedule",
+    "pgd_schedule",
     "M_RULES",
     "OLS",
     "PerSampleLoss",
