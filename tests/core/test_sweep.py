@@ -179,3 +179,23 @@ def test_sweep_card_escapes_every_value(tmp_path):
     assert "<script>" not in card and "<b>" not in card and "<i>" not in card
     assert "&lt;script&gt;" in card and "a &lt; b &amp; c" in card and "1/2" in card
     assert card.count("<circle") == 2 and "2 ± 1.414" in card
+
+
+def test_slurm_array_elements_share_one_sweep(tmp_path, monkeypatch, capsys):
+    _toy_spec()
+    root = tmp_path / "runs"
+    monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "77")
+    for element in ("1", "0"):  # each array element runs its own task, in its own process
+        monkeypatch.setenv("SLURM_ARRAY_TASK_ID", element)
+        assert main(["sweep", "sweep-toy", "--seeds", "3-4", "--out", str(root)]) == 0
+    rows = RunIndex(root).rows(sweep="slurm-77")
+    assert sorted((r["sweep_task"], r["seed"], r["status"]) for r in rows) == [
+        (0, 3, "done"),
+        (1, 4, "done"),
+    ]
+    monkeypatch.delenv("SLURM_ARRAY_TASK_ID")
+    capsys.readouterr()
+    assert main(["sweep", "sweep-toy", "--resume", "slurm-77", "--out", str(root)]) == 0
+    assert "0 of 2 tasks to run" in capsys.readouterr().out
+    agg = json.loads((sw.sweep_folder(root, "slurm-77") / "aggregate.json").read_text())
+    assert agg["status"] == "done" and agg["groups"][0]["metrics"]["value"]["n"] == 2
