@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .claims import Claim
 from .domains import validate_config
-from .io import write_text
+from .io import kill_point, write_text
 from .runs import CURRENT_RUN, Run, RunIndex
 
 
@@ -231,6 +231,7 @@ def execute(
     run = Run(spec.name, spec.summary, spec.paper, cfg, folder, quick, claims=spec.claims)
     clean_stale_temporaries(folder)
     run_id = index.add(run)
+    kill_point("after-index-add")
     token = CURRENT_RUN.set(run)
     try:
         spec.run_fn(cfg, run)
@@ -250,6 +251,7 @@ def execute(
         index.update(run_id, run)
         raise RunFailed(run, f"training diverged: {run.divergences[0]}")
     run.finish("done")
+    kill_point("before-index-update")
     index.update(run_id, run)
     return run
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,10 +18,32 @@ def atomic_path(path: str | Path):
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
+        kill_point(f"before-rename:{path.name}")
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+_hits: dict[str, int] = {}
+
+
+def kill_point(name: str) -> None:
+    """SIGKILL this process here if `DYNML_KILL_AT` names this point (a test hook).
+
+    `DYNML_KILL_AT=name` kills the first time the point is reached, `name@K` the K-th time;
+    unset (always, outside tests) it does nothing. Tests use it to interrupt a run between
+    any two writes and check that the run resumes to the same result.
+    """
+    wanted = os.environ.get("DYNML_KILL_AT")
+    if not wanted:
+        return
+    point, _, count = wanted.partition("@")
+    if point != name:
+        return
+    _hits[name] = _hits.get(name, 0) + 1
+    if _hits[name] >= int(count or 1):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _umask() -> int:

@@ -231,11 +231,30 @@ def _markdown_table(rows: list[dict]) -> list[str]:
 CURRENT_RUN: contextvars.ContextVar[Run | None] = contextvars.ContextVar("run", default=None)
 
 
+_EXPECTED_DIVERGENCE: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "expected_divergence", default=False
+)
+
+
 def report_divergence(message: str) -> None:
-    """Mark the run being executed (if any) as diverged; called by training loops' NaN guards."""
+    """Mark the run being executed (if any) as diverged; called by training loops' NaN guards.
+
+    Inside `expected_divergence()` (a study that trains at unstable settings on purpose, such
+    as a learning-rate sweep) the report is ignored.
+    """
     run = CURRENT_RUN.get()
-    if run is not None:
+    if run is not None and not _EXPECTED_DIVERGENCE.get():
         run.mark_diverged(message)
+
+
+@contextmanager
+def expected_divergence():
+    """Training inside this block may diverge without failing the run (it is the experiment)."""
+    token = _EXPECTED_DIVERGENCE.set(True)
+    try:
+        yield
+    finally:
+        _EXPECTED_DIVERGENCE.reset(token)
 
 
 class StoreError(ValueError):
