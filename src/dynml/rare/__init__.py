@@ -1,13 +1,16 @@
-"""Rare events: neural committors and quasipotentials, sampling, and grid references."""
+"""Rare events: neural committors and quasipotentials, sampling, and grid references.
+
+Entry points: `committor(potential, A, B, beta, ...)` and `quasipotential(drift, x_star, ...)`.
+"""
 
 from .committor import (
     NeuralCommittor,
     committor_rate,
     committor_values,
-    disc_indicator,
     penalised_loss,
     variational_loss,
 )
+from .committor_fit import CommittorFit, SamplingSettings, TrainingSettings, committor
 from .quasipotential import (
     DecomposedField,
     decomposition_loss,
@@ -17,6 +20,7 @@ from .quasipotential import (
     orthogonality_residual,
 )
 from .reference import GridCommittor, GridQuasipotential, grid_committor, grid_quasipotential
+from .regions import Disc, Region, disc, membership, smooth_indicator
 from .sampling import (
     GaussianBias,
     langevin_chains,
@@ -26,25 +30,33 @@ from .sampling import (
 )
 
 __all__ = [
+    "CommittorFit",
     "DecomposedField",
+    "Disc",
     "GaussianBias",
     "GridCommittor",
     "GridQuasipotential",
     "NeuralCommittor",
+    "Region",
+    "SamplingSettings",
+    "TrainingSettings",
+    "committor",
     "committor_rate",
     "committor_values",
     "decomposition_loss",
-    "disc_indicator",
+    "disc",
     "grid_committor",
     "grid_quasipotential",
     "langevin_chains",
     "learned_quasipotential",
+    "membership",
     "metadynamics_bias",
     "metadynamics_weights",
     "one_step_loss",
     "orthogonality_loss",
     "orthogonality_residual",
     "penalised_loss",
+    "smooth_indicator",
     "temperature_weights",
     "variational_loss",
 ]

@@ -16,61 +16,50 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ..core.nn import MLP
-
-
-def disc_indicator(
-    x: Float[Array, " dim"], center: tuple[float, ...], radius: float, width: float
-) -> Float[Array, ""]:
-    """Smooth indicator of the disc `|x[:2] − c| ≤ r`: exactly 1 inside, exactly 0 beyond `r + width`.
-
-    Between, `1 − s(t)` with the C² smoothstep `s(t) = 6t⁵ − 15t⁴ + 10t³`, `t = (|x − c| − r)/width`.
-    """
-    c = jnp.asarray(center)
-    d = jnp.sqrt(jnp.sum((x[: c.shape[0]] - c) ** 2) + 1e-30)
-    t = jnp.clip((d - radius) / width, 0.0, 1.0)
-    return 1.0 - t**3 * (10 - 15 * t + 6 * t**2)
+from .regions import Region, smooth_indicator
 
 
 class NeuralCommittor(eqx.Module):
-    """`q_θ(x)`; A and B are discs of `radius` around `center_a`, `center_b` in `x[:2]`.
+    """`q_θ(x)` for the regions `region_a`, `region_b` (level-set functions, `≤ 0` inside).
 
-    With `built_in_bc=True` the ansatz meets `q|_A = 0`, `q|_B = 1` exactly; otherwise
-    `q = q̃_θ` and the loss needs the penalty term.
+    With `built_in_bc=True` the ansatz meets `q|_A = 0`, `q|_B = 1` exactly, through
+    indicators that fall from 1 to 0 over a `collar` outside each region; otherwise
+    `q = q̃_θ` and the loss needs the penalty term. `width` and `depth` are the MLP's.
     """
 
     net: MLP
-    center_a: tuple[float, ...] = eqx.field(static=True)
-    center_b: tuple[float, ...] = eqx.field(static=True)
-    radius: float = eqx.field(static=True)
-    width: float = eqx.field(static=True)
+    region_a: Region = eqx.field(static=True)
+    region_b: Region = eqx.field(static=True)
+    collar: float = eqx.field(static=True)
     built_in_bc: bool = eqx.field(static=True)
 
     def __init__(
         self,
         dim: int,
-        center_a: tuple[float, ...],
-        center_b: tuple[float, ...],
-        radius: float,
+        region_a: Region,
+        region_b: Region,
         *,
         key: PRNGKeyArray,
         width: int = 64,
         depth: int = 3,
-        activation_name: str = "tanh",
-        indicator_width: float = 0.02,
+        activation: str = "tanh",
+        collar: float = 0.02,
         built_in_bc: bool = True,
     ):
-        if dim < 2:
-            raise ValueError(f"the committor needs dim >= 2, got {dim}")
-        self.net = MLP(dim, 1, width, depth, activation_name, key=key)
-        self.center_a, self.center_b = tuple(center_a), tuple(center_b)
-        self.radius, self.width, self.built_in_bc = radius, indicator_width, built_in_bc
+        if dim < 1:
+            raise ValueError(f"the committor needs dim >= 1, got {dim}")
+        if collar <= 0:
+            raise ValueError(f"the indicator collar must be positive, got {collar}")
+        self.net = MLP(dim, 1, width, depth, activation, key=key)
+        self.region_a, self.region_b = region_a, region_b
+        self.collar, self.built_in_bc = float(collar), built_in_bc
 
     def __call__(self, x: Float[Array, " dim"]) -> Float[Array, ""]:
         free = jax.nn.sigmoid(self.net(x)[0])
         if not self.built_in_bc:
             return free
-        chi_a = disc_indicator(x, self.center_a, self.radius, self.width)
-        chi_b = disc_indicator(x, self.center_b, self.radius, self.width)
+        chi_a = smooth_indicator(self.region_a, x, self.collar)
+        chi_b = smooth_indicator(self.region_b, x, self.collar)
         return (1 - chi_a) * ((1 - chi_b) * free + chi_b)
 
 

@@ -42,8 +42,8 @@ class DecomposedField(eqx.Module):
         kv, kg = jax.random.split(key)
         self.v_net = MLP(dim, 1, width, depth, activation_name, key=kv)
         self.g_net = MLP(dim, dim, width, depth, activation_name, key=kg)
-        self.mean = jnp.zeros(dim) if mean is None else jnp.asarray(mean, jnp.float32)
-        self.scale = jnp.ones(dim) if scale is None else jnp.asarray(scale, jnp.float32)
+        self.mean = jnp.zeros(dim) if mean is None else jnp.asarray(mean)
+        self.scale = jnp.ones(dim) if scale is None else jnp.asarray(scale)
         self.c_v, self.c_g = c_v, c_g
 
     def _standard(self, x):
@@ -63,11 +63,14 @@ class DecomposedField(eqx.Module):
 
 
 def one_step_loss(
-    model: DecomposedField, x0: Float[Array, "n dim"], x1: Float[Array, "n dim"], dt
+    model: DecomposedField, x0: Float[Array, "n dim"], x1: Float[Array, "n dim"], dt, scale=1.0
 ) -> Float[Array, ""]:
-    """Midpoint one-step loss `mean |(x₁ − x₀)/Δt − b_θ((x₀ + x₁)/2)|²`."""
+    """Midpoint one-step loss `mean |(x₁ − x₀)/Δt − b_θ((x₀ + x₁)/2)|² / scale`.
+
+    With `scale = mean |(x₁ − x₀)/Δt|²` the loss is the squared relative error of the field.
+    """
     b = jax.vmap(model)(0.5 * (x0 + x1))
-    return jnp.mean(jnp.sum(((x1 - x0) / dt - b) ** 2, axis=-1))
+    return jnp.mean(jnp.sum(((x1 - x0) / dt - b) ** 2, axis=-1)) / scale
 
 
 def orthogonality_residual(model: DecomposedField, x: Float[Array, "n dim"]) -> Float[Array, " n"]:
@@ -79,23 +82,27 @@ def orthogonality_residual(model: DecomposedField, x: Float[Array, "n dim"]) -> 
     return dot / (norms + 1e-12)
 
 
-def orthogonality_loss(model: DecomposedField, x: Float[Array, "n dim"]) -> Float[Array, ""]:
-    """`mean[w cos²(∇V, g)]` with `w = 1` where `∇V·g > 0`, else `0.1`."""
+def orthogonality_loss(
+    model: DecomposedField, x: Float[Array, "n dim"], negative_weight: float = 0.1
+) -> Float[Array, ""]:
+    """`mean[w cos²(∇V, g)]` with `w = 1` where `∇V·g > 0`, else `negative_weight` (0.1)."""
     cos = orthogonality_residual(model, x)
-    return jnp.mean(jnp.where(cos > 0, 1.0, 0.1) * cos**2)
+    return jnp.mean(jnp.where(cos > 0, 1.0, negative_weight) * cos**2)
 
 
-def decomposition_loss(dt: float, orthogonality_weight: float = 10.0):
-    """`loss(model, (x0, x1))`: one-step loss + `λ` orthogonality loss at the midpoints."""
+def decomposition_loss(
+    dt: float, orthogonality_weight: float = 10.0, *, scale: float = 1.0, negative_weight=0.1
+):
+    """`loss(model, (x0, x1))`: one-step loss (divided by `scale`) + `λ` orthogonality loss
+    at the midpoints (`λ = orthogonality_weight`)."""
     if dt <= 0:
         raise ValueError(f"time step dt must be positive, got {dt}")
 
     def loss(model, batch):
         x0, x1 = batch
         mid = 0.5 * (x0 + x1)
-        return one_step_loss(model, x0, x1, dt) + orthogonality_weight * orthogonality_loss(
-            model, mid
-        )
+        orth = orthogonality_loss(model, mid, negative_weight)
+        return one_step_loss(model, x0, x1, dt, scale) + orthogonality_weight * orth
 
     return loss
 

@@ -1,139 +1,106 @@
-"""The committor benchmark pipeline shared by the Müller experiments (2-D and 10-D).
+"""A neural committor measured against a grid committor: the study the Müller experiments run.
 
-Sample (raised temperature or metadynamics, both reweighted to `e^{−βV}`), train a
-`NeuralCommittor` with `core.fit` on the variational loss, and measure it against a
-`GridCommittor`: RMSE, MAE and relative L2 on the grid nodes with `V − V_min < cut` and on
-the transition region `|q − 0.5| < 0.2` (Li, Lin & Ren 2019), and the rate `ν_AB`.
+`CommittorStudy` holds the sampling and training fields the committor experiments share
+(flat, so `dynml run ... --set steps=...` reaches each; an experiment's Config inherits it
+and overrides defaults). `compare_with_grid` measures a `CommittorFit` against a
+`GridCommittor` (Li, Lin & Ren, J. Chem. Phys. 151, 054112, 2019):
+
+- relative L2, RMSE and MAE of `q` on grid nodes outside A ∪ B in three regions: `box` (every
+  node), `cut` (`V − V_min < cut`) and `transition` (`cut` ∩ `|q_ref − ½| < 0.4`), the
+  headline: it is where `q` varies and where the rate is made;
+- the rate from the network's Dirichlet form by quadrature on the grid,
+  `ν_θ = β⁻¹ Σ e^{−βV}|∇q_θ|² / Σ e^{−βV}`, and its relative error against the grid rate.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
+from jaxtyping import Array, Float
 
-from ..core.train import FitResult, fit
-from .committor import NeuralCommittor, committor_rate, committor_values, variational_loss
+from .committor import committor_rate, committor_values
+from .committor_fit import CommittorFit, SamplingSettings, TrainingSettings
 from .reference import GridCommittor
-from .sampling import (
-    langevin_chains,
-    metadynamics_bias,
-    metadynamics_weights,
-    temperature_weights,
-)
 
-SCHEMES = ("temperature", "metadynamics")
+TRANSITION_HALF_WIDTH = 0.4
 
 
 @dataclass(frozen=True)
-class SamplingSettings:
-    """Chains, steps and bias settings for `reweighted_samples`."""
+class CommittorStudy:
+    """Sampling, network and training fields of a committor experiment (`kt_sample` = 1/β′)."""
 
+    schemes: tuple[str, ...] = ("temperature", "metadynamics")
+    kt_sample: float = 30.0
     n_chains: int = 100
-    n_samples: int = 200
+    n_samples: int = 300
     thin: int = 100
     burn_in: int = 2000
     dt: float = 1e-4
-    beta_sample: float = 0.05
     meta_deposits: int = 200
     meta_stride: int = 200
     meta_height: float = 5.0
     meta_width: float = 0.1
+    width: int = 32
+    depth: int = 3
+    collar: float = 0.05
+    steps: int = 6000
+    learning_rate: float = 1e-2
+    batch_size: int = 1000
+    warm_start: float = 0.5
+    energy_cut: float = 130.0
 
-
-def reweighted_samples(
-    potential: Callable,
-    starts: jax.Array,
-    box,
-    *,
-    scheme: str,
-    beta: float,
-    settings: SamplingSettings,
-    key: jax.Array,
-) -> tuple[jax.Array, jax.Array]:
-    """Samples `x` inside `box` (first two coordinates) and weights `w` (mean one) for `e^{−βV}`.
-
-    Chains start at the rows of `starts`, cycled to `settings.n_chains`; MALA steps.
-    """
-    if scheme not in SCHEMES:
-        raise ValueError(f"unknown sampling scheme {scheme!r}; choose one of {SCHEMES}")
-    s = settings
-    x0 = jnp.asarray(starts)[jnp.arange(s.n_chains) % len(starts)]
-    k_bias, k_run = jax.random.split(key)
-    chain = dict(dt=s.dt, n_samples=s.n_samples, thin=s.thin, burn_in=s.burn_in, metropolis=True)
-    if scheme == "temperature":
-        x = langevin_chains(potential, x0, beta=s.beta_sample, key=k_run, **chain)
-    else:
-        walkers = x0[:: max(1, s.n_chains // 10)]
-        bias, _ = metadynamics_bias(
-            potential,
-            walkers,
-            beta=beta,
-            dt=s.dt,
-            n_deposits=s.meta_deposits,
-            stride=s.meta_stride,
-            height=s.meta_height,
-            width=s.meta_width,
-            key=k_bias,
+    def sampling(self, scheme: str) -> SamplingSettings:
+        """The `SamplingSettings` of `scheme` from these fields."""
+        return SamplingSettings(
+            scheme=scheme,
+            n_chains=self.n_chains,
+            n_samples=self.n_samples,
+            thin=self.thin,
+            burn_in=self.burn_in,
+            dt=self.dt,
+            beta_sample=1 / self.kt_sample,
+            meta_deposits=self.meta_deposits,
+            meta_stride=self.meta_stride,
+            meta_height=self.meta_height,
+            meta_width=self.meta_width,
         )
-        x = langevin_chains(lambda y: potential(y) + bias(y), x0, beta=beta, key=k_run, **chain)
-    x = x.reshape(-1, x.shape[-1])
-    (x_lo, x_hi), (y_lo, y_hi) = box
-    inside = (x[:, 0] >= x_lo) & (x[:, 0] <= x_hi) & (x[:, 1] >= y_lo) & (x[:, 1] <= y_hi)
-    x = x[np.asarray(inside)]
-    if scheme == "temperature":
-        w = temperature_weights(jax.vmap(potential)(x), beta=beta, beta_sample=s.beta_sample)
-    else:
-        w = metadynamics_weights(bias, x, beta=beta)
-    return x, w
 
-
-def train_committor(
-    model: NeuralCommittor,
-    x: jax.Array,
-    w: jax.Array,
-    *,
-    steps: int,
-    learning_rate: float,
-    batch_size: int,
-    key: jax.Array,
-    warm_start: float = 0.0,
-) -> FitResult:
-    """Minimise the reweighted variational loss with Adam and a cosine-decayed step size.
-
-    With `warm_start = f > 0` the first `f·steps` steps use unit weights (the committor at
-    the sampling temperature, whose transition is spread over both saddles); this continuation
-    in temperature keeps the network out of the local minimum that puts the jump at the
-    wrong saddle. The returned history concatenates both stages.
-    """
-    first = int(round(warm_start * steps))
-    stages = [(first, jnp.ones_like(w)), (steps - first, w)]
-    history: list[float] = []
-    result = None
-    for i, (n, weights) in enumerate(stages):
-        if n == 0:
-            continue
-        result = fit(
-            model,
-            variational_loss,
-            (x, weights),
-            steps=n,
-            key=jax.random.fold_in(key, i),
-            learning_rate=optax.cosine_decay_schedule(learning_rate, n, alpha=0.01),
-            batch_size=batch_size,
-            log_every=max(1, n // 10),
-            desc=f"committor stage {i + 1}",
+    def training(self) -> TrainingSettings:
+        """The `TrainingSettings` from these fields."""
+        return TrainingSettings(
+            width=self.width,
+            depth=self.depth,
+            collar=self.collar,
+            steps=self.steps,
+            learning_rate=self.learning_rate,
+            batch_size=self.batch_size,
+            warm_start=self.warm_start,
         )
-        model = result.model
-        history += result.history["loss"]
-    result.history["loss"] = history
-    return result
+
+
+def in_box(domain):
+    """`x (n, dim) -> bool (n,)`: the first two coordinates lie in `((x0, x1), (y0, y1))`."""
+    (x_lo, x_hi), (y_lo, y_hi) = domain
+
+    def keep(x):
+        x = np.asarray(x)
+        return (x[:, 0] >= x_lo) & (x[:, 0] <= x_hi) & (x[:, 1] >= y_lo) & (x[:, 1] <= y_hi)
+
+    return keep
+
+
+def evaluation_regions(reference: GridCommittor, energy_cut: float) -> dict[str, np.ndarray]:
+    """Boolean masks of grid nodes outside A ∪ B: `box`, `cut`, `transition` (see module)."""
+    free = ~(reference.in_a | reference.in_b)
+    v = reference.potential
+    low = free & (v - v.min() < energy_cut)
+    middle = np.abs(reference.q - 0.5) < TRANSITION_HALF_WIDTH
+    return {"box": free, "cut": low, "transition": low & middle}
 
 
 def error_rows(q: np.ndarray, q_ref: np.ndarray, regions: dict[str, np.ndarray]) -> list[dict]:
-    """RMSE, MAE and relative L2 of `q` against `q_ref` on each boolean region."""
+    """RMSE, MAE and relative L2 `‖q − q_ref‖/‖q_ref‖` on each boolean region."""
     rows = []
     for name, mask in regions.items():
         d = q[mask] - q_ref[mask]
@@ -149,24 +116,53 @@ def error_rows(q: np.ndarray, q_ref: np.ndarray, regions: dict[str, np.ndarray])
     return rows
 
 
-def evaluation_regions(reference: GridCommittor, energy_cut: float) -> dict[str, np.ndarray]:
-    """Grid nodes outside A ∪ B: `cut` (`V − V_min < cut`), `transition` (`|q − 0.5| < 0.2`
-    within the cut) and `transition_box` (`|q − 0.5| < 0.2` anywhere in the box, including
-    energies no sampler visits, where the network is unconstrained)."""
-    free = ~(reference.in_a | reference.in_b)
+def grid_rate(model, reference: GridCommittor, points: Float[Array, "n dim"]) -> float:
+    """`ν_θ = β⁻¹ Σ e^{−βV}|∇q_θ|² / Σ e^{−βV}` over the reference grid nodes.
+
+    `points` are the grid nodes in the order of `reference.q.ravel()`, lifted to the
+    model's dimension (further coordinates drawn from their own law, if any).
+    """
     v = reference.potential
-    low = free & (v - v.min() < energy_cut)
-    middle = np.abs(reference.q - 0.5) < 0.2
-    return {"cut": low, "transition": low & middle, "transition_box": free & middle}
-
-
-def grid_rate(model: NeuralCommittor, reference: GridCommittor, points: jax.Array) -> float:
-    """`ν_AB` of the network by quadrature on the reference grid: `β⁻¹ Σ e^{−βV}|∇q|² / Σ e^{−βV}`."""
-    boltzmann = np.exp(-reference.beta * (reference.potential - reference.potential.min()))
-    w = jnp.asarray((boltzmann / boltzmann.mean()).ravel(), jnp.float32)
+    boltzmann = np.exp(-reference.beta * (v - v.min())).ravel()
+    w = jnp.asarray(boltzmann / boltzmann.mean(), jnp.asarray(points).dtype)
     return float(committor_rate(model, points, w, beta=reference.beta))
 
 
-def network_on_grid(model: NeuralCommittor, points: jax.Array, shape) -> np.ndarray:
-    """`q_θ` at `points` reshaped to the grid `shape`."""
-    return np.asarray(committor_values(model, points)).reshape(shape)
+def compare_with_grid(
+    fit: CommittorFit,
+    reference: GridCommittor,
+    *,
+    slice_points: Float[Array, "n dim"],
+    rate_points: Float[Array, "n dim"] | None = None,
+    energy_cut: float,
+) -> dict:
+    """Errors of `fit` against `reference` and the network's rate (see module).
+
+    `slice_points`: the grid nodes (order of `reference.q.ravel()`) where `q` is compared;
+    `rate_points`: the nodes for the Dirichlet-form quadrature (default `slice_points`).
+    Returns `q` on the grid, the error `rows` and the scalar `metrics`.
+    """
+    q = np.asarray(
+        jnp.concatenate([committor_values(fit.model, c) for c in jnp.array_split(slice_points, 8)])
+    ).reshape(reference.q.shape)
+    rows = error_rows(q, reference.q, evaluation_regions(reference, energy_cut))
+    rate = grid_rate(fit.model, reference, slice_points if rate_points is None else rate_points)
+    metrics = {f"rel_l2_{r['region']}": r["rel_l2"] for r in rows}
+    metrics |= dict(
+        rmse_transition=rows[-1]["rmse"],
+        rate=rate,
+        rate_rel_error=abs(rate / reference.rate - 1),
+        rate_samples=fit.rate,
+        ess=fit.ess,
+        samples=int(fit.x.shape[0]),
+    )
+    return dict(q=q, rows=rows, metrics=metrics)
+
+
+def lift(points2d: np.ndarray, dim: int, extra=None) -> jax.Array:
+    """Grid nodes `(n, 2)` as `(n, dim)` states: further coordinates `extra (n, dim − 2)` or 0."""
+    p = jnp.asarray(points2d)
+    if dim == 2:
+        return p
+    tail = jnp.zeros((p.shape[0], dim - 2), p.dtype) if extra is None else jnp.asarray(extra)
+    return jnp.concatenate([p, tail.astype(p.dtype)], -1)

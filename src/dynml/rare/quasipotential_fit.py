@@ -1,0 +1,158 @@
+"""`quasipotential(drift, x_star, ...)`: learn `U = 2(V − V(x*))` of any drift from trajectories.
+
+Lin, Li & Ren (MSML 2021, arXiv 2012.09111): simulate short deterministic trajectories of
+`ẋ = b(x)` from points drawn uniformly in a box, fit `b_θ = −∇V_θ + g_θ` to the one-step
+pairs with `∇V_θ · g_θ ≈ 0`, and read off the quasipotential `U_θ = 2(V_θ − V_θ(x*))`. The
+loss is normalised, `mean|Δx/Δt − b_θ(x̄)|² / mean|Δx/Δt|² + λ mean[w cos²(∇V_θ, g_θ)]`, so
+`λ` weighs a relative field error against the orthogonality; training runs in float64
+(inside `jax.enable_x64`, nothing global is changed) with Adam and a cosine-decayed step.
+(Full-batch L-BFGS, tried on the 3-D field, fitted far worse: 44 % error of U after 1,000
+iterations, 78 s CPU, against 12 % for 2,000 Adam steps, 32 s.)
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from ..core.solve import rk4_step
+from ..core.train import fit
+from .quasipotential import (
+    DecomposedField,
+    decomposition_loss,
+    learned_quasipotential,
+    orthogonality_residual,
+)
+
+
+@dataclass(frozen=True)
+class QuasipotentialSettings:
+    """Data (`n_traj` trajectories of `n_t` points `dt` apart, RK4 with `substeps` per `dt`),
+    network (`width` × `depth` tanh, `c_g = g_scale ·` RMS velocity component, `c_V = 1`) and
+    training (Adam, cosine-decayed step size; λ = `orthogonality_weight`, the weight of
+    negative cosines `negative_weight`: 0.1 in the authors' later code, 1 by default here)."""
+
+    n_traj: int = 1000
+    n_t: int = 6
+    dt: float = 0.01
+    substeps: int = 4
+    width: int = 50
+    depth: int = 3
+    steps: int = 2000
+    learning_rate: float = 1e-2
+    batch_size: int = 1000
+    orthogonality_weight: float = 10.0
+    negative_weight: float = 1.0
+    g_scale: float = 0.5
+    float64: bool = True
+
+
+@dataclass
+class QuasipotentialFit:
+    """A fitted decomposition `model` with `x_star` and diagnostics on the training points.
+
+    `field_error`: relative L2 error of `b_θ` against `Δx/Δt`; `rms_cos`: RMS of
+    `cos(∇V_θ, g_θ)`; `history`: loss per step. Calling it evaluates `U_θ` at rows of `x`.
+    """
+
+    model: DecomposedField
+    x_star: np.ndarray
+    field_error: float
+    rms_cos: float
+    float64: bool
+    history: list[float] = field(default_factory=list)
+
+    def __call__(self, x: Float[Array, "n dim"], chunk: int = 20000) -> np.ndarray:
+        with jax.enable_x64(self.float64):
+            x = np.asarray(x)
+            out = [
+                np.asarray(
+                    learned_quasipotential(self.model, jnp.asarray(x[i : i + chunk]), self.x_star)
+                )
+                for i in range(0, len(x), chunk)
+            ]
+        return np.concatenate(out)
+
+    def orthogonality(self, x: Float[Array, "n dim"]) -> float:
+        """RMS `cos(∇V_θ, g_θ)` at the rows of `x`."""
+        with jax.enable_x64(self.float64):
+            return float(
+                jnp.sqrt(jnp.mean(orthogonality_residual(self.model, jnp.asarray(x)) ** 2))
+            )
+
+
+def trajectory_pairs(
+    drift: Callable, box, settings: QuasipotentialSettings, key: PRNGKeyArray
+) -> tuple[Float[Array, "n dim"], Float[Array, "n dim"]]:
+    """Pairs `(x_k, x_{k+1})` of RK4 trajectories of `ẋ = b(x)` from uniform starts in `box`."""
+    s = settings
+    lo, hi = np.asarray(box, dtype=float).T
+    x0 = jax.random.uniform(key, (s.n_traj, len(lo)), minval=lo, maxval=hi)
+    h = s.dt / s.substeps
+
+    def advance(y, _):
+        y = jax.lax.fori_loop(0, s.substeps, lambda i, z: rk4_step(drift, z, h), y)
+        return y, y
+
+    path = jax.jit(lambda y: jax.lax.scan(advance, y, None, length=s.n_t - 1)[1])(x0)
+    xs = jnp.concatenate([x0[None], path])
+    return xs[:-1].reshape(-1, len(lo)), xs[1:].reshape(-1, len(lo))
+
+
+def quasipotential(
+    drift: Callable[[Float[Array, " dim"]], Float[Array, " dim"]],
+    x_star,
+    *,
+    box,
+    key: PRNGKeyArray,
+    settings: QuasipotentialSettings = QuasipotentialSettings(),
+) -> QuasipotentialFit:
+    """Learn the quasipotential of `dx = b(x) dt + √ε dW` from `x_star` (a stable point).
+
+    `drift(x (dim,)) -> (dim,)` any JAX function; `box` `((lo, hi), ...)` per coordinate,
+    where the trajectories start. Returns a `QuasipotentialFit`; `fit(x)` is `U_θ(x)`.
+    """
+    s = settings
+    x_star = np.asarray(x_star, dtype=float)
+    if np.shape(box) != (x_star.shape[0], 2):
+        raise ValueError(f"box must give (lo, hi) for each of {x_star.shape[0]} coordinates")
+    with jax.enable_x64(s.float64):
+        k_data, k_init, k_fit = jax.random.split(key, 3)
+        x0, x1 = trajectory_pairs(drift, box, s, k_data)
+        allx = jnp.concatenate([x0, x1])
+        velocity = (x1 - x0) / s.dt
+        scale = float(jnp.mean(jnp.sum(velocity**2, -1)))
+        model = DecomposedField(
+            x_star.shape[0],
+            key=k_init,
+            mean=allx.mean(0),
+            scale=allx.std(0),
+            width=s.width,
+            depth=s.depth,
+            c_g=s.g_scale * float(jnp.sqrt(jnp.mean(velocity**2))),
+        )
+        loss = decomposition_loss(
+            s.dt, s.orthogonality_weight, scale=scale, negative_weight=s.negative_weight
+        )
+        result = fit(
+            model,
+            loss,
+            (x0, x1),
+            steps=s.steps,
+            key=k_fit,
+            learning_rate=optax.cosine_decay_schedule(s.learning_rate, s.steps, alpha=0.01),
+            batch_size=min(s.batch_size, x0.shape[0]),
+            log_every=max(1, s.steps // 20),
+            desc="quasipotential",
+        )
+        model, history = result.model, result.history["loss"]
+        mid = 0.5 * (x0 + x1)
+        b = jax.vmap(model)(mid)
+        v = (x1 - x0) / s.dt
+        field_error = float(jnp.linalg.norm(b - v) / jnp.linalg.norm(v))
+        rms_cos = float(jnp.sqrt(jnp.mean(orthogonality_residual(model, mid) ** 2)))
+    return QuasipotentialFit(model, x_star, field_error, rms_cos, s.float64, history)

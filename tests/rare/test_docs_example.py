@@ -1,0 +1,20 @@
+"""The runnable example of docs/rare.md runs and gives sensible numbers."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "rare.md"
+
+
+def test_docs_example_runs():
+    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
+    assert blocks, "docs/rare.md has no python example"
+    namespace: dict = {}
+    exec(compile(blocks[0], str(DOC), "exec"), namespace)
+    fit, qp = namespace["fit"], namespace["qp"]
+    q0 = float(np.asarray(fit(np.zeros((1, 2), np.float32)))[0])
+    assert fit.rate > 0 and fit.ess > 10 and 0.2 < q0 < 0.8
+    # exact quasipotential of the example drift: U = |x|² (V = |x|²/2, g = 4Jx ⟂ ∇V)
+    assert abs(qp(np.array([[0.5, 0.0]]))[0] - 0.25) < 0.05
