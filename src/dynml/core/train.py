@@ -10,7 +10,6 @@ K models are trained together under `equinox.filter_vmap`, each exactly as it wo
 alone.
 """
 
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -26,7 +25,8 @@ import optax
 from jaxtyping import PRNGKeyArray
 from tqdm.auto import tqdm
 
-from .io import atomic_path, write_json
+from . import checkpoint
+from .runs import report_divergence
 
 # Above this many int32 entries the per-chunk table of epoch permutations is not built.
 _MAX_PERM_TABLE = 50_000_000
@@ -213,7 +213,7 @@ _COMPILED: dict = {}
 
 
 def _compiled(loss_fn, static, opt, opt_key, ensemble, settings):
-    """The jitted `(run_chunk, val_loss_of)` pair for this configuration (cached if hashable)."""
+    """The jitted `(init, run_chunk, val_loss_of)` for this configuration (cached if hashable)."""
     leaves, treedef = jax.tree_util.tree_flatten(static)
     key = (loss_fn, treedef, tuple(leaves), opt_key, ensemble, tuple(sorted(settings.items())))
     try:
@@ -225,6 +225,8 @@ def _compiled(loss_fn, static, opt, opt_key, ensemble, settings):
     chunk = _make_chunk(loss_fn, static, opt, **settings)
     vmap = eqx.filter_vmap if ensemble else (lambda f: f)
     stochastic, has_aux = settings["stochastic"], settings["has_aux"]
+
+    init = eqx.filter_jit(vmap(opt.init))
 
     @eqx.filter_jit
     def run_chunk(data, p, s, p_good, bad, done, ks, first, stop):
@@ -243,8 +245,8 @@ def _compiled(loss_fn, static, opt, opt_key, ensemble, settings):
     if key is not None:
         if len(_COMPILED) >= 64:
             _COMPILED.pop(next(iter(_COMPILED)))
-        _COMPILED[key] = (run_chunk, val_loss_of)
-    return run_chunk, val_loss_of
+        _COMPILED[key] = (init, run_chunk, val_loss_of)
+    return init, run_chunk, val_loss_of
 
 
 def fit(
@@ -312,8 +314,6 @@ def fit(
     data = jax.tree_util.tree_map(jnp.asarray, data)
     params, static = eqx.partition(model, eqx.is_inexact_array)
     opt = make_optimizer(optimizer, learning_rate, clip_norm, plateau)
-    vmap = eqx.filter_vmap if ensemble else (lambda f: f)
-    opt_state = vmap(opt.init)(params)
     run_keys = (jax.vmap(jax.random.split) if ensemble else jax.random.split)(fit_keys)
     typed = jax.dtypes.issubdtype(run_keys.dtype, jax.dtypes.prng_key)
     run_keys = (
@@ -326,7 +326,8 @@ def fit(
         n=n, bsz=bsz, full_batch=full_batch, stochastic=stochastic, has_aux=has_aux, length=length
     )
     opt_key = (optimizer, learning_rate, clip_norm, tuple(sorted((plateau or {}).items())))
-    run_chunk, val_loss_of = _compiled(loss_fn, static, opt, opt_key, ensemble, settings)
+    init, run_chunk, val_loss_of = _compiled(loss_fn, static, opt, opt_key, ensemble, settings)
+    opt_state = init(params)
     names = ["loss", "val_step", "val_loss", "lr_scale"] + (["aux"] if has_aux else [])
     histories = [{k: [] for k in names} for _ in range(n_members)]
     members = [
@@ -336,14 +337,12 @@ def fit(
     step = 0
     best_params = params
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    if ckpt is not None and (ckpt / "meta.json").is_file():
+    if ckpt is not None and checkpoint.latest(ckpt) is not None:
         params, opt_state, best_params, step, members, histories = _load_checkpoint(
             ckpt, (params, opt_state, best_params), members, histories
         )
     shape = (n_members,) if ensemble else ()
-    stopped_mask = lambda *why: jnp.reshape(
-        jnp.array([m["stopped"] in why for m in members]), shape
-    )
+    stopped_mask = lambda *why: np.reshape(np.array([m["stopped"] in why for m in members]), shape)
     bad, p_good = stopped_mask("nan"), params
     bar = tqdm(
         total=steps,
@@ -367,7 +366,8 @@ def fit(
             jnp.asarray(first),
             jnp.asarray(end),
         )
-        params = _select(bad, p_good, params)  # a diverged member keeps its last good state
+        if np.any(np.asarray(bad)):  # a diverged member keeps its last good state
+            params = _select(bad, p_good, params)
         lead = (lambda x: np.asarray(x)) if ensemble else (lambda x: np.asarray(x)[None])
         losses, aux, ok = (lead(x)[:, : end - first] for x in (losses, aux, ok))
         scales = _lr_scales(opt_state)
@@ -388,11 +388,12 @@ def fit(
             if n_good < end - first:
                 m["stopped"] = "nan"
                 who = f"{desc}[seed {i}]" if ensemble else desc
-                print(
+                message = (
                     f"{who}: non-finite loss or gradient at step {m['step']}; stopped and kept "
-                    "the last parameters with a finite loss",
-                    file=sys.stderr,
+                    "the last parameters with a finite loss"
                 )
+                print(message, file=sys.stderr)
+                report_divergence(message)
                 continue
             h["lr_scale"].append(float(scales[i]) if scales is not None else 1.0)
             if vals is not None:
@@ -405,7 +406,9 @@ def fit(
                     m["since_best"] += 1
                 if patience is not None and m["since_best"] >= patience:
                     m["stopped"] = "early_stopping"
-        if vals is not None:
+        if vals is not None and improved.all():
+            best_params = params
+        elif vals is not None and improved.any():
             best_params = _select(jnp.reshape(jnp.asarray(improved), shape), params, best_params)
         step = end
         bar.update(end - first)
@@ -425,11 +428,12 @@ def fit(
         if m["stopped"] == "running":
             m["stopped"] = "completed"
     has_val = np.array([bool(h["val_loss"]) for h in histories]) if val_data is not None else None
-    final = (
-        params
-        if has_val is None
-        else _select(jnp.reshape(jnp.asarray(has_val), shape), best_params, params)
-    )
+    if has_val is None or not has_val.any():
+        final = params
+    elif has_val.all():
+        final = best_params
+    else:
+        final = _select(jnp.reshape(jnp.asarray(has_val), shape), best_params, params)
     model = eqx.combine(final, static)
     if not ensemble:
         m = members[0]
@@ -451,15 +455,13 @@ def _summary(reasons: list[str]) -> str:
 
 
 def _save_checkpoint(folder: Path, arrays, step: int, members, histories) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    with atomic_path(folder / "state.eqx") as tmp:
-        eqx.tree_serialise_leaves(tmp, arrays)
-    write_json(folder / "meta.json", {"step": step, "members": members, "histories": histories})
+    checkpoint.save(
+        folder, step, arrays, {"step": step, "members": members, "histories": histories}
+    )
 
 
 def _load_checkpoint(folder: Path, like, members, histories):
-    params, opt_state, best = eqx.tree_deserialise_leaves(folder / "state.eqx", like)
-    meta = json.loads((folder / "meta.json").read_text())
+    (params, opt_state, best), meta = checkpoint.load(folder, like)
     if "members" not in meta:  # a checkpoint written before seed ensembles
         state, history = meta["state"], meta["history"]
         member = {

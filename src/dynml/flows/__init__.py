@@ -6,6 +6,6 @@ flow map `phi_T`, and a readout `g` from a small family `G` (linear here) finish
 """
 
 from .field import NeuralField
-from .flow_model import FlowModel, binary_cross_entropy, mean_squared_error
+from .flow_model import FlowModel, binary_cross_entropy, mean_squared_error, predict
 
-__all__ = ["FlowModel", "NeuralField", "binary_cross_entropy", "mean_squared_error"]
+__all__ = ["FlowModel", "NeuralField", "binary_cross_entropy", "mean_squared_error", "predict"]
