@@ -14,6 +14,15 @@ Following the paper, `M` is an exponential moving average over mini-batches (dec
   `M > ρ_k(1 − 2W_old) + λ`, `−1` if `M < −ρ_k(1 + 2W_old) − λ`, else `0`.
 
 Batch-norm scales and shifts (continuous) follow Adam ascent on `Σ_t H_t`.
+
+Two scales decide whether ternary weights become sparse. (i) The EMA of `M` must forget: the
+paper anneals `α` once per epoch, and its MNIST epochs have 550 steps, so with `α₀ = 0.999`
+the average spans `1/((1 − α₀)·550) ≈ 1.8` epochs and tracks `M` for some 50 epochs before it
+freezes. With few steps per epoch (14 on the 8×8 digits) the same `α₀` adds up to
+`Σ_k (1 − α_k) ≈ 0.3` steps in all: `M` is frozen at its first mini-batches and so is the
+density. `matched_alpha0` keeps the paper's span in epochs. (ii) `λ` is absolute: it prunes a
+weight when it is comparable to `ρ_k`, i.e. to the scale of `M`, which shrinks as the loss falls
+and depends on the widths (`λ = 1e-7` is the paper's for 2048-wide MNIST layers).
 """
 
 from typing import NamedTuple
@@ -106,6 +115,17 @@ def predict(layers, x_ref: Array, x: Array) -> Array:
         else:
             x, x_ref = layer(x), layer(x_ref)
     return x
+
+
+def matched_alpha0(
+    steps_per_epoch: int, paper_alpha0: float = 0.999, paper_steps_per_epoch: int = 550
+) -> float:
+    """`α₀ = 1 − (1 − α_paper)·n_paper/n`: the EMA decay whose average spans as many epochs
+    with `n = steps_per_epoch` steps as the paper's `α_paper = 0.999` does with `n_paper = 550`
+    (MNIST, batch 100; Li & Hao 2018)."""
+    if steps_per_epoch < 1:
+        raise ValueError(f"steps_per_epoch must be a positive integer, got {steps_per_epoch}")
+    return max(0.0, 1.0 - (1.0 - paper_alpha0) * paper_steps_per_epoch / steps_per_epoch)
 
 
 def binary_update(M: Array, W: Array, rho_k: Array) -> Array:

@@ -107,3 +107,34 @@ class Flatten(eqx.Module):
 
     def __call__(self, x: Array) -> Array:
         return x.reshape(x.shape[0], -1)
+
+
+def residual_classifier(kind: str, side: int, key: PRNGKeyArray, classes: int = 10) -> tuple:
+    """Two residual classifiers on `(S, 1, side, side)` images.
+
+    `conv`: the E-MSA paper's MNIST net (Li, Chen, Tai, E, JMLR 2018): conv 5 channels tanh,
+    2×2 average pool, conv 5 channels, pool, two residual convolutions `x + 0.5 tanh(K * x + b)`,
+    channel mean, dense to `classes`. `dense`: flatten, dense 32 tanh, four residual layers
+    `x + 0.5 tanh(W x + b)`, dense to `classes`.
+    """
+    k = jax.random.split(key, 8)
+    if kind == "conv":
+        return (
+            Conv(1, 5, key=k[0]),
+            AvgPool(),
+            Conv(5, 5, key=k[1]),
+            AvgPool(),
+            ConvResidual(5, key=k[2]),
+            ConvResidual(5, key=k[3]),
+            ChannelMean(),
+            Dense(5, classes, key=k[4]),
+        )
+    if kind == "dense":
+        blocks = tuple(Residual(32, step=0.5, key=kk) for kk in k[2:6])
+        return (
+            Flatten(),
+            Dense(side * side, 32, key=k[0], act="tanh"),
+            *blocks,
+            Dense(32, classes, key=k[1]),
+        )
+    raise ValueError(f"net must be 'conv' or 'dense', got {kind!r}")
