@@ -8,6 +8,7 @@ status 2; a run that fails inside the experiment exits 1 and names its traceback
 import argparse
 import json
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -209,7 +210,7 @@ def _cmd_index(args) -> int:
         rows = RunIndex(out, create=False).rows()
         print(f"{out / 'index.sqlite'}: {len(rows)} run(s) indexed")
         return 0
-    n = RunIndex(out, create=False).rebuild()
+    n = RunIndex.rebuilt(out)
     print(f"rebuilt {out / 'index.sqlite'} from {n} run folder(s)")
     return 0
 
@@ -280,7 +281,7 @@ def _cmd_sweep(args) -> int:
                 parts = ["dynml", "run", spec.name] + (["--quick"] if args.quick else [])
                 parts += ["--seed", str(seed)] if seed is not None else []
                 parts += [p for kv in args.set + combo for p in ("--set", kv)]
-                print(" ".join(parts))
+                print(" ".join(shlex.quote(p) for p in parts))
         return 0
     out = check_writable(_out(args))
     task_id = args.task_id if args.task_id is not None else os.environ.get("SLURM_ARRAY_TASK_ID")
@@ -290,6 +291,8 @@ def _cmd_sweep(args) -> int:
             raise ValueError(f"sweep {args.resume} is of {rec['experiment']!r}, not {spec.name!r}")
     else:
         tasks = sw.plan(spec, args.grid, seeds, args.set, args.quick)
+        if task_id is not None and not 0 <= int(task_id) < len(tasks):
+            raise ValueError(f"task id {task_id} out of range: the sweep has {len(tasks)} tasks")
         job = os.environ.get("SLURM_ARRAY_JOB_ID") if task_id is not None else None
         sweep_id = f"slurm-{job}" if job else sw.new_sweep_id()
         rec = sw.record(out, sweep_id, spec, tasks, args.grid, seeds, args.set, args.quick)

@@ -309,10 +309,10 @@ class RunIndex:
     naming the file. A `running` row whose process is gone reads as `interrupted`.
     """
 
-    def __init__(self, root: Path, create: bool = True):
+    def __init__(self, root: Path, create: bool = True, check: bool = True):
         self.root = Path(root)
         self.path = self.root / INDEX_NAME
-        if not create and not self.path.exists():
+        if not check or (not create and not self.path.exists()):
             return
         self._check_file()
         with self._db() as db:
@@ -476,6 +476,11 @@ class RunIndex:
     def sweep(self, sweep_id: str) -> dict | None:
         """The recorded sweep `sweep_id`, or `None`."""
         return next((r for r in self.sweeps() if r["id"] == sweep_id), None)
+
+    @classmethod
+    def rebuilt(cls, root: Path) -> int:
+        """Rebuild the index of `root` without reading the (possibly corrupt) old one."""
+        return cls(root, check=False).rebuild()
 
     def rebuild(self) -> int:
         """Recreate the index from the run folders under the root; return the number of runs.

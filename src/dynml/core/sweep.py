@@ -66,6 +66,8 @@ def parse_seeds(text: str | None) -> list[int | None]:
                 seeds += range(low, high + 1)
             elif part:
                 seeds.append(int(part))
+            else:
+                raise ValueError
         except ValueError:
             raise ValueError(
                 f"--seeds expects non-negative integers and ranges like 0-9 or 0,2,5-7, "
@@ -80,12 +82,18 @@ def grid_points(items: Sequence[str]) -> list[tuple[str, ...]]:
     """The product of `key=v1,v2,...` axes as tuples of `key=value` overrides."""
     import itertools
 
-    axes = []
+    axes, keys = [], set()
     for item in items:
         if "=" not in item:
             raise ValueError(f"--grid expects key=v1,v2,..., got {item!r}")
-        key, values = item.split("=", 1)
-        axes.append([f"{key.strip()}={v.strip()}" for v in values.split(",") if v.strip()])
+        key, values = (part.strip() for part in item.split("=", 1))
+        if key in keys:
+            raise ValueError(f"--grid names {key!r} twice: give all its values in one --grid")
+        keys.add(key)
+        points = [v.strip() for v in values.split(",")]
+        if not key or not values.strip() or any(not v for v in points):
+            raise ValueError(f"--grid {item!r} needs a key and non-empty values: key=v1,v2")
+        axes.append([f"{key}={v}" for v in points])
     return [tuple(combo) for combo in itertools.product(*axes)] if axes else [()]
 
 
