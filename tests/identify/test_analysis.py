@@ -51,3 +51,34 @@ def test_histogram_distance_and_bounded_fraction():
     hs[1, 2] = np.inf
     hs[2, 1] = 50.0
     assert bounded_fraction(hs, 10.0) == 0.5
+
+
+def test_exact_lorenz_field_matches_its_own_fixed_points():
+    """The true field: relative error 0, C± with one unstable pair... same stability."""
+    from dynml.identify import compare_fixed_points
+    from dynml.systems.lorenz import Lorenz63, fixed_points
+
+    exact = fixed_points(r=28.0)
+    starts = np.random.default_rng(0).uniform([-25, -25, -5], [25, 25, 30], (100, 3))
+    match = compare_fixed_points(
+        Lorenz63(r=28.0), Lorenz63(r=28.0), exact, starts, scale=np.linalg.norm(exact[1])
+    )
+    assert match.relative_error < 1e-3
+    assert np.all(match.same_stability)
+    wrong = compare_fixed_points(
+        Lorenz63(r=28.0), Lorenz63(r=0.5), exact, starts, scale=np.linalg.norm(exact[1])
+    )
+    assert not np.all(wrong.same_stability)
+
+
+def test_relative_l2_error_and_potential_minima():
+    from dynml.identify import potential_minima, relative_l2_error
+    from dynml.systems.langevin import double_well_2d
+
+    pts = np.random.default_rng(0).normal(size=(100, 2))
+    err = relative_l2_error(lambda h: 1.1 * h, lambda h: h, pts)
+    np.testing.assert_allclose(err, 0.1, rtol=1e-5)
+    starts = np.random.default_rng(1).uniform([-2, -1], [2, 1], (50, 2))
+    minima = potential_minima(double_well_2d, starts)
+    order = np.argsort(minima[:, 0])
+    np.testing.assert_allclose(minima[order], [[-1.0, 0.0], [1.0, 0.0]], atol=1e-4)

@@ -50,3 +50,19 @@ def test_dissipative_hamiltonian_net_never_gains_energy(dim):
     rates, j = eqx.filter_jit(eqx.filter_vmap(rate, in_axes=(eqx.if_array(0), 0)))(models, states)
     np.testing.assert_allclose(j, -np.swapaxes(np.asarray(j), -1, -2))
     assert np.all(np.asarray(rates) <= 1e-5)
+
+
+def test_mlp_ode_is_the_authors_odenet():
+    """3 -> 16 -> 16 (skip) -> 3 has 387 parameters; the skip adds the previous features."""
+    from dynml.core.nn import count_params
+    from dynml.identify import MLPODE
+
+    key = jax.random.PRNGKey(0)
+    with_skip = MLPODE(3, 16, depth=2, activation="requ", key=key)
+    without = MLPODE(3, 16, depth=2, activation="requ", skip=False, key=key)
+    assert count_params(with_skip) == 387
+    h = jax.numpy.array([1.0, -2.0, 3.0])
+    z = with_skip.act(with_skip.layers[0](h))
+    np.testing.assert_allclose(
+        with_skip(h) - without(h), with_skip.readout.weight @ z, rtol=1e-5, atol=1e-7
+    )

@@ -44,3 +44,29 @@ def test_ensemble_members_train_as_if_alone():
             strict=True,
         ):
             np.testing.assert_allclose(x, y, rtol=1e-3, atol=1e-4)
+
+
+def test_heun_loss_sums_components_in_the_authors_units():
+    """`reduction="sum"` is `dim` times `reduction="mean"`; both vanish on exact linear pairs."""
+    h = jax.random.normal(jax.random.PRNGKey(0), (50, 3))
+    pairs = as_pairs(h, h * 1.01, 0.01)
+    total = float(heun_loss(lambda y: 0 * y, pairs))
+    mean = float(heun_loss(lambda y: 0 * y, pairs, reduction="mean"))
+    np.testing.assert_allclose(total, 3 * mean, rtol=1e-6)
+    np.testing.assert_allclose(total, float(jnp.mean(jnp.sum(h**2, 1))), rtol=1e-4)
+
+
+def test_seeds_train_together_exactly_as_alone():
+    """`seeds=K` (vmapped members, each with its own plateau schedule) equals K single fits."""
+    build = lambda k: MLPODE(2, 8, activation="requ", key=k)  # noqa: E731
+    h0 = jax.random.normal(jax.random.PRNGKey(1), (64, 2))
+    pairs = as_pairs(h0, h0 + 0.01 * jnp.stack([h0[:, 1], -h0[:, 0]], 1), 0.01)
+    kw = dict(epochs=8, batch_size=16, plateau_patience=1, progress=False)
+    key = jax.random.PRNGKey(2)
+    together = train_vector_field(build, pairs, seeds=3, key=key, **kw).model
+    for i, k in enumerate(jax.random.split(key, 3)):
+        k_model, k_fit = jax.random.split(k)
+        alone = train_vector_field(build(k_model), pairs, key=k_fit, **kw).model
+        np.testing.assert_allclose(
+            member_losses(together, pairs)[i], float(heun_loss(alone, pairs)), rtol=1e-5
+        )

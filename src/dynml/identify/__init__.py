@@ -1,18 +1,25 @@
 """Learning stable, interpretable dynamics from trajectories (OnsagerNet and its baselines)."""
 
 from .analysis import (
+    FixedPointMatch,
     FixedPoints,
     LimitCycle,
     bounded_fraction,
+    compare_fixed_points,
     find_fixed_points,
     find_limit_cycle,
     flow_map,
     histogram_distance,
     jacobian_eigenvalues,
     match_fixed_points,
+    potential_minima,
+    prediction_horizon,
+    relative_l2_error,
     rollout,
+    rollout_error,
 )
 from .baselines import MLPODE, DissipativeHamiltonianNet, SINDy
+from .init import orthogonal, small_gain, xavier_uniform
 from .onsager import FORCINGS, OnsagerNet
 from .reduce import (
     PCA,
@@ -39,6 +46,7 @@ from .training import (
 
 __all__ = [
     "FORCINGS",
+    "FixedPointMatch",
     "MLPODE",
     "DissipativeHamiltonianNet",
     "FixedPoints",
@@ -52,6 +60,7 @@ __all__ = [
     "adamw_amsgrad",
     "as_pairs",
     "bounded_fraction",
+    "compare_fixed_points",
     "em_log_likelihood",
     "ensemble",
     "ensemble_loss",
@@ -66,12 +75,19 @@ __all__ = [
     "match_fixed_points",
     "member",
     "member_losses",
+    "orthogonal",
     "per_member",
+    "potential_minima",
+    "prediction_horizon",
     "reconstruction_loss",
+    "relative_l2_error",
     "rollout",
+    "rollout_error",
     "sde_nll",
     "simulate_sde",
+    "small_gain",
     "summed",
     "train_jointly",
     "train_vector_field",
+    "xavier_uniform",
 ]

@@ -213,3 +213,96 @@ def histogram_distance(
         q = np.histogram(b[:, i], bins=bins, range=(lo, hi))[0] / len(b)
         tv.append(0.5 * (np.abs(p - q).sum() + abs(p.sum() - q.sum())))
     return float(np.mean(tv))
+
+
+def rollout_error(
+    model: eqx.Module,
+    truth: eqx.Module,
+    h0: Float[Array, "batch dim"],
+    t_final: float,
+    dt: float,
+    *,
+    n_save: int = 101,
+    cap: float = 1e6,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`ts` and the mean over starts of `|h_model(t) - h_true(t)|` (RK4 rollouts from `h0`).
+
+    Blown-up rollouts count as `cap` (so one divergent start cannot turn the mean into NaN).
+    """
+    ts, true = rollout(truth, h0, t_final, dt, n_save=n_save)
+    _, ours = rollout(model, h0, t_final, dt, n_save=n_save)
+    err = np.linalg.norm(np.nan_to_num(ours - true, nan=cap, posinf=cap, neginf=cap), axis=-1)
+    return ts, np.minimum(err, cap).mean(axis=0)
+
+
+def prediction_horizon(ts: np.ndarray, error: np.ndarray, threshold: float) -> float:
+    """First time `error(t)` exceeds `threshold` (`ts[-1]` if it never does)."""
+    over = np.nonzero(np.asarray(error) > threshold)[0]
+    return float(ts[over[0]]) if len(over) else float(ts[-1])
+
+
+@dataclass(frozen=True)
+class FixedPointMatch:
+    """How the fixed points of a learned field compare with the exact ones.
+
+    `distance[i]`: from exact point `i` to the nearest found one; `same_stability[i]`: that
+    nearest point has the same number of unstable eigenvalues; `relative_error`:
+    `max_i distance[i] / scale` (e.g. `scale = |C+|` for Lorenz).
+    """
+
+    distance: np.ndarray
+    same_stability: np.ndarray
+    relative_error: float
+    found: FixedPoints
+
+
+def compare_fixed_points(
+    field: VectorField,
+    truth: VectorField,
+    exact: Float[np.ndarray, "k dim"],
+    starts: Float[Array, "n dim"],
+    *,
+    scale: float,
+) -> FixedPointMatch:
+    """Find the fixed points of `field` from `starts` and match them to `exact` (roots of `truth`).
+
+    Stability is compared through the number of Jacobian eigenvalues with positive real part
+    at the exact point (of `truth`) and at the nearest found point (of `field`).
+    """
+    found = find_fixed_points(field, starts)
+    dist = match_fixed_points(found, np.asarray(exact))
+    exact_unstable = np.array([np.sum(jacobian_eigenvalues(truth, e).real > 0) for e in exact])
+    if len(found.points) == 0:
+        same = np.zeros(len(exact), bool)
+    else:
+        near = np.argmin(np.linalg.norm(exact[:, None] - found.points[None], axis=-1), axis=1)
+        same = found.n_unstable[near] == exact_unstable
+    return FixedPointMatch(dist, same, float(dist.max() / scale), found)
+
+
+def relative_l2_error(
+    learned: Callable[[Array], Array],
+    exact: Callable[[Array], Array],
+    points: Float[Array, "n dim"],
+) -> float:
+    """`(sum_k |a(x_k) - b(x_k)|^2 / sum_k |b(x_k)|^2)^{1/2}` over `points` (vectors or matrices)."""
+    pts = jnp.asarray(points, jnp.float32)
+    a, b = (np.asarray(jax.vmap(f)(pts), np.float64) for f in (learned, exact))
+    return float(np.sqrt(np.sum((a - b) ** 2) / np.sum(b**2)))
+
+
+def potential_minima(
+    potential: Callable[[Array], Array], starts: Float[Array, "n dim"], **newton_kwargs
+) -> np.ndarray:
+    """Local minima of `potential`: critical points (Newton on `grad V` from `starts`) whose
+    Hessian is positive definite, merged as in `find_fixed_points`."""
+    crit = find_fixed_points(_Gradient(potential), starts, **newton_kwargs)
+    keep = np.all(crit.eigenvalues.real > 0, axis=1)
+    return crit.points[keep]
+
+
+class _Gradient(eqx.Module):
+    potential: Callable[[Array], Array]
+
+    def __call__(self, h):
+        return jax.grad(self.potential)(h)

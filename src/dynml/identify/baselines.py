@@ -18,13 +18,24 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ..core.nn import MLP, activation
+from ..core.nn import MLP
+from ..core.nn import activation as _act
+from .init import small_gain
 
 
 class MLPODE(eqx.Module):
-    """`dh/dt = N(h)` with `N` an MLP `dim -> width x depth -> dim` (387 params at 3/16/2)."""
+    """`dh/dt = N(h)`, `N` an MLP `dim -> width x depth -> dim` (387 params at 3/16/2).
 
-    net: MLP
+    As the authors' `ODENet` (Yu et al. 2021, Fig. 7): the first layer `z = act(A_1 h + b_1)`,
+    then `depth - 1` layers `z <- act(A_k z + b_k) + z` (the skip connection; `skip=False`
+    drops it), then a linear read-out. `init_gain=0.1` is their initialisation (Xavier
+    weights of gain 0.1, biases `U(0, 0.1)`); `init_gain=None` keeps equinox's default.
+    """
+
+    layers: tuple[eqx.nn.Linear, ...]
+    readout: eqx.nn.Linear
+    skip: bool = eqx.field(static=True)
+    act: Callable[[Array], Array] = eqx.field(static=True)
 
     def __init__(
         self,
@@ -32,13 +43,34 @@ class MLPODE(eqx.Module):
         width: int,
         depth: int = 2,
         activation: str = "requr",
+        skip: bool = True,
+        init_gain: float | None = 0.1,
         *,
         key: PRNGKeyArray,
     ):
-        self.net = MLP(dim, dim, width, depth, activation, key=key)
+        if depth < 1:
+            raise ValueError(f"depth must be >= 1, got {depth}")
+        keys = jax.random.split(key, 2 * depth + 2)
+        sizes = [dim] + [width] * depth
+        layers = [
+            eqx.nn.Linear(a, b, key=k)
+            for a, b, k in zip(sizes[:-1], sizes[1:], keys[:depth], strict=True)
+        ]
+        readout = eqx.nn.Linear(width, dim, key=keys[depth])
+        if init_gain is not None:
+            layers = [
+                small_gain(m, k, init_gain)
+                for m, k in zip(layers, keys[depth + 1 : 2 * depth + 1], strict=True)
+            ]
+            readout = small_gain(readout, keys[-1], init_gain)
+        self.layers, self.readout = tuple(layers), readout
+        self.skip, self.act = skip, _act(activation)
 
     def __call__(self, h: Float[Array, " dim"]) -> Float[Array, " dim"]:
-        return self.net(h)
+        z = self.act(self.layers[0](h))
+        for layer in self.layers[1:]:
+            z = self.act(layer(z)) + (z if self.skip else 0.0)
+        return self.readout(z)
 
 
 def _lower(raw: Array, n: int) -> Array:
@@ -66,23 +98,23 @@ class DissipativeHamiltonianNet(eqx.Module):
         dim: int,
         width: int,
         depth: int = 1,
-        activation_name: str = "tanh",
+        activation: str = "tanh",
         beta: float = 0.1,
         *,
         key: PRNGKeyArray,
     ):
         k1, k2, k3, k4 = jax.random.split(key, 4)
-        self.dim, self.beta, self.act = dim, float(beta), activation(activation_name)
+        self.dim, self.beta, self.act = dim, float(beta), _act(activation)
         if self.canonical:
             n = dim // 2
-            self.energy = MLP(n, 1, width, depth, activation_name, key=k1)
-            self.kinetic = MLP(n, n * n, width, depth, activation_name, key=k2)
+            self.energy = MLP(n, 1, width, depth, activation, key=k1)
+            self.kinetic = MLP(n, n * n, width, depth, activation, key=k2)
             self.j_raw = None
         else:
-            self.energy = MLP(dim, 1, width, depth, activation_name, key=k1)
+            self.energy = MLP(dim, 1, width, depth, activation, key=k1)
             self.kinetic = None
             self.j_raw = 0.1 * jax.random.normal(k4, (dim, dim))
-        self.damping = MLP(dim, dim * dim, width, depth, activation_name, key=k3)
+        self.damping = MLP(dim, dim * dim, width, depth, activation, key=k3)
 
     @property
     def canonical(self) -> bool:

@@ -35,6 +35,11 @@ because `grad V^T W grad V = 0` for antisymmetric W. Hence:
    bounded. With constant forcing (`A = 0`) the condition always holds. `stability_margin`
    returns `2 alpha beta - |A|_2` (positive: the bound is proved for this model). Learned
    models may violate the sufficient condition; the experiments then measure boundedness.
+
+ReQU (`relu(x)^2`, the authors' `-f 2`) is accepted too, although its slope is unbounded and
+the proof above does not cover it; the authors' small-gain initialisation (`init_gain=0.1`:
+Xavier/orthogonal weights of gain 0.1, the `M, W` head's bias an orthogonal matrix so that
+`M + W` starts non-degenerate) keeps it finite at the start, and boundedness is then measured.
 """
 
 from collections.abc import Callable
@@ -45,6 +50,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ..core.nn import activation
+from .init import orthogonal, small_gain
 
 FORCINGS = ("affine", "constant", "none")
 
@@ -57,7 +63,8 @@ class OnsagerNet(eqx.Module):
     `depth - 1` residual `width -> width` layers; heads read `L`, `U` (one `dim x dim`
     matrix: lower triangle including the diagonal is L, strict upper triangle is U) and
     `phi` (`dim` values) from it. With `dim=3, width=20, depth=1` it has 356 parameters,
-    as in the paper's Lorenz model. Call it as a vector field: `model(h) -> dh/dt`; inspect
+    as in the paper's Lorenz model. `init_gain=0.1` is the authors' initialisation (module
+    doc); `init_gain=None` keeps equinox's default. Call it as a vector field: `model(h) -> dh/dt`; inspect
     `M(h)`, `W(h)`, `V(h)`, `g(h)`.
     """
 
@@ -82,6 +89,7 @@ class OnsagerNet(eqx.Module):
         beta: float = 0.1,
         forcing: str = "affine",
         activation: str = "requr",
+        init_gain: float | None = 0.1,
         *,
         key: PRNGKeyArray,
     ):
@@ -102,6 +110,24 @@ class OnsagerNet(eqx.Module):
         self.force_bias = jnp.zeros(dim) if forcing == "constant" else None
         self.dim, self.alpha, self.beta, self.forcing = dim, float(alpha), float(beta), forcing
         self.act = _activation(activation)
+        if init_gain is not None:
+            self._authors_init(jax.random.fold_in(key, 7), float(init_gain))
+
+    def _authors_init(self, key, gain):
+        """Yu et al.'s initialisation: small gains, orthogonal `(L, U)` head bias."""
+        keys = iter(jax.random.split(key, len(self.layers) + 5))
+        self.layers = tuple(
+            small_gain(layer, next(keys), gain, bias_gain=0.5 * gain) for layer in self.layers
+        )
+        head = small_gain(self.matrix_head, next(keys), gain)
+        bias = orthogonal(next(keys), (self.dim, self.dim), 1.0).reshape(-1)
+        self.matrix_head = eqx.tree_at(lambda m: m.bias, head, bias)
+        self.potential_head = small_gain(self.potential_head, next(keys), gain, weight="orthogonal")
+        self.gamma = small_gain(self.gamma, next(keys), gain, weight="orthogonal")
+        if self.force is not None:
+            self.force = small_gain(
+                self.force, next(keys), gain, bias_gain=0.5 * gain, weight="orthogonal"
+            )
 
     def trunk(self, h: Float[Array, " dim"]) -> Float[Array, " width"]:
         """Shared features `z(h)`: one layer, then residual layers `z + act(W z + b)`."""
@@ -150,12 +176,13 @@ class OnsagerNet(eqx.Module):
 
 
 _BOUNDED_DEFECT = ("requr", "relu", "tanh", "softplus", "sigmoid", "elu", "identity")
+_ACCEPTED = (*_BOUNDED_DEFECT, "requ")
 
 
 def _activation(name: str) -> Callable[[Array], Array]:
-    if name not in _BOUNDED_DEFECT:
+    if name not in _ACCEPTED:
         raise ValueError(
-            f"OnsagerNet activation must have a bounded derivative (stability proof); "
-            f"choose one of {_BOUNDED_DEFECT}, got {name!r}"
+            f"OnsagerNet activation must have a bounded derivative (stability proof) or be "
+            f"the authors' ReQU; choose one of {_ACCEPTED}, got {name!r}"
         )
     return activation(name)

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ..core.nn import activation
+from ..core.nn import activation as _act
 from ..core.train import FitResult, fit
 from .training import adamw_amsgrad, heun_loss
 
@@ -84,7 +84,7 @@ class ResidualLayer(eqx.Module):
     outer: eqx.nn.Linear
     act: Callable[[Array], Array] = eqx.field(static=True)
 
-    def __init__(self, linear, hidden: int, activation_name: str = "tanh", *, key: PRNGKeyArray):
+    def __init__(self, linear, hidden: int, activation: str = "tanh", *, key: PRNGKeyArray):
         linear = jnp.asarray(linear, jnp.float32)
         out, inp = linear.shape
         k1, k2 = jax.random.split(key)
@@ -96,7 +96,7 @@ class ResidualLayer(eqx.Module):
             outer,
             (jnp.zeros((out, hidden)), jnp.zeros(out)),
         )
-        self.act = activation(activation_name)
+        self.act = _act(activation)
 
     def __call__(self, x: Float[Array, " inp"]) -> Float[Array, " out"]:
         return self.linear @ x + self.bias + self.outer(self.act(self.inner(x)))
@@ -121,7 +121,7 @@ class PCAResNet(eqx.Module):
         pca: PCA,
         widths: tuple[int, ...],
         hidden: int = 64,
-        activation_name: str = "tanh",
+        activation: str = "tanh",
         *,
         key: PRNGKeyArray,
     ):
@@ -132,11 +132,11 @@ class PCAResNet(eqx.Module):
         select = [np.eye(b, a) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
         self.pca = pca
         self.encoder = tuple(
-            ResidualLayer(p, hidden, activation_name, key=k)
+            ResidualLayer(p, hidden, activation, key=k)
             for p, k in zip(select, keys[: len(widths)], strict=True)
         )
         self.decoder = tuple(
-            ResidualLayer(p.T, hidden, activation_name, key=k)
+            ResidualLayer(p.T, hidden, activation, key=k)
             for p, k in zip(select[::-1], keys[len(widths) :], strict=True)
         )
 

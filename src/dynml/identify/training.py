@@ -1,14 +1,18 @@
 """One training recipe shared by every learned vector field (OnsagerNet and its baselines).
 
 Loss on pairs `(h1, h2)` a time `dt` apart (Yu et al. 2021):
-`mean |(Heun_dt(h1) - h2) / dt|^2` per component, with Heun's step
-`h1 + dt/2 [f(h1) + f(h1 + dt f(h1))]`. Optimiser: AdamW with the AMSGrad second moment,
-global-norm clipping at 1.0 and reduce-on-plateau (x0.5), as in the authors' code.
+`mean_pairs sum_components |(Heun_dt(h1) - h2) / dt|^2` (the authors' units; `reduction="mean"`
+averages over components instead), with Heun's step `h1 + dt/2 [f(h1) + f(h1 + dt f(h1))]`.
+Optimiser, as in the authors' code: AdamW with the AMSGrad second moment and no weight decay,
+global-norm clipping at 1.0, reduce-on-plateau (x0.5 after `patience` epochs without a
+relative improvement of 1e-4 of the epoch-mean training loss, down to a learning rate of 5e-6).
 
-Several seeds of one model train together: `ensemble(build, keys)` stacks the members' parameters
-along a leading axis (`equinox.filter_vmap`), the loss is the sum of the members' losses (their
-gradients do not mix), and clipping is applied per member. Only the plateau schedule is shared
-(it watches the summed loss).
+Several seeds of one model train together: `train_vector_field(build, pairs, seeds=K)` hands a
+factory `key -> model` to `core.fit(..., seeds=K)`, which trains the K members under
+`equinox.filter_vmap`, each exactly as it would train alone (its own clipping, plateau schedule
+and NaN guard). `member(models, i)` takes member `i` out of the stacked result. (The older
+`n_members=` path sums the members' losses on a prebuilt `ensemble` and shares one plateau
+schedule between them.)
 """
 
 from collections.abc import Callable
@@ -18,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jaxtyping import Array, PRNGKeyArray
+from jaxtyping import Array, Float, PRNGKeyArray
 
 from ..core.solve import heun_step
 from ..core.train import FitResult, fit
@@ -34,11 +38,20 @@ def as_pairs(x0, x1, dt) -> Pairs:
     return x0, x1, jnp.broadcast_to(jnp.asarray(dt, jnp.float32), x0.shape[:1])
 
 
-def heun_loss(model: Callable[[Array], Array], pairs: Pairs) -> Array:
-    """`mean |(Heun_dt(h1) - h2) / dt|^2` over pairs and components (the one-step loss)."""
+def heun_loss(
+    model: Callable[[Array], Array], pairs: Pairs, *, reduction: str = "sum"
+) -> Float[Array, ""]:
+    """`mean_pairs sum_i ((Heun_dt(h1) - h2)_i / dt)^2`, the one-step loss (Yu et al. 2021).
+
+    `reduction="sum"` sums over components (the authors' units); `"mean"` averages over them
+    (the sum divided by `dim`).
+    """
+    if reduction not in ("sum", "mean"):
+        raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
     x0, x1, dt = pairs
     step = jax.vmap(lambda y, d: heun_step(model, y, d))
-    return jnp.mean(((step(x0, dt) - x1) / dt[:, None]) ** 2)
+    sq = jnp.sum(((step(x0, dt) - x1) / dt[:, None]) ** 2, axis=1)
+    return jnp.mean(sq) / (x0.shape[1] if reduction == "mean" else 1)
 
 
 def ensemble(build: Callable[[PRNGKeyArray], eqx.Module], keys: PRNGKeyArray) -> eqx.Module:
@@ -77,7 +90,7 @@ def per_member(inner: optax.GradientTransformation) -> optax.GradientTransformat
     )
 
 
-def adamw_amsgrad(learning_rate: float, weight_decay: float = 1e-4) -> optax.GradientTransformation:
+def adamw_amsgrad(learning_rate: float, weight_decay: float = 0.0) -> optax.GradientTransformation:
     """AdamW with AMSGrad's running maximum of the second moment (PyTorch `amsgrad=True`)."""
     return optax.chain(
         optax.scale_by_amsgrad(),
@@ -94,11 +107,13 @@ def train_vector_field(
     key: PRNGKeyArray,
     batch_size: int = 200,
     learning_rate: float = 0.0128,
-    weight_decay: float = 1e-4,
+    weight_decay: float = 0.0,
     clip_norm: float = 1.0,
     plateau_patience: int = 25,
+    min_learning_rate: float = 5e-6,
     val_pairs: Pairs | None = None,
     n_members: int | None = None,
+    seeds: int | None = None,
     log_epochs: int = 10,
     loss: Callable[[eqx.Module, Pairs], Array] = heun_loss,
     progress: bool = True,
@@ -106,13 +121,16 @@ def train_vector_field(
 ) -> FitResult:
     """Fit `model` (or an `ensemble` of `n_members`) by `loss` (one-step Heun) on `pairs`.
 
-    `pairs` is `as_pairs(h1, h2, dt)`. Mini-batches of `batch_size`; the learning rate halves
+    With `seeds=K`, `model` is a factory `key -> model` and K members train together, each
+    as if alone (module doc); `result.model` is their stack. `pairs` is `as_pairs(h1, h2, dt)`. Mini-batches of `batch_size`; the learning rate halves
     after `plateau_patience` epochs without improvement of the epoch-averaged training loss.
     Without `val_pairs` training runs as one compiled scan; with them, the validation loss is
     checked every `log_epochs` epochs and the best model is kept.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
+    if seeds is not None and n_members is not None:
+        raise ValueError("give seeds= (independent members) or n_members= (summed), not both")
     n = pairs[0].shape[0]
     steps_per_epoch = max(1, n // min(batch_size, n))
     loss = loss if n_members is None else summed(loss)
@@ -133,10 +151,12 @@ def train_vector_field(
             factor=0.5,
             patience=plateau_patience,
             accumulation_size=steps_per_epoch,
-            min_scale=1e-3,
+            rtol=1e-4,
+            min_scale=min(1.0, min_learning_rate / learning_rate),
         ),
         val_data=val_pairs,
         log_every=epochs * steps_per_epoch if val_pairs is None else steps_per_epoch * log_epochs,
         progress=progress,
         desc=desc,
+        **({} if seeds is None else {"seeds": seeds}),
     )

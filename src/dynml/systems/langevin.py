@@ -12,7 +12,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from ..core.data import Trajectories
-from ..core.solve import solve
+from ..core.solve import solve, solve_sde
 
 PENDULUM_C = np.pi / 2
 
@@ -85,3 +85,51 @@ def simulate(
     )
     attrs = {"potential": potential, "damping": damping, "kappa": kappa, "gamma": gamma}
     return Trajectories(np.asarray(ts), np.asarray(xs), attrs=attrs)
+
+
+# --- a non-reversible overdamped Langevin SDE with known Onsager structure -------------------
+#
+# dX = -(M + W) grad V(X) dt + sqrt(eps) sigma dW,  sigma = sqrt(2) M^{1/2}
+# (fluctuation-dissipation form), V(x, y) = (x^2 - 1)^2 / 4 + y^2 / 2, M = I,
+# W = 1/2 [[0, 1], [-1, 0]]; `exp(-V / eps)` is invariant (W is constant and antisymmetric).
+
+TILTED_M = np.eye(2)
+TILTED_W = 0.5 * np.array([[0.0, 1.0], [-1.0, 0.0]])
+
+
+def double_well_2d(h: Float[Array, "2"]) -> Float[Array, ""]:
+    """`V(x, y) = (x^2 - 1)^2 / 4 + y^2 / 2` (minima at `(+-1, 0)`, saddle at 0)."""
+    return 0.25 * (h[0] ** 2 - 1) ** 2 + 0.5 * h[1] ** 2
+
+
+def onsager_drift(h: Float[Array, "2"], m=TILTED_M, w=TILTED_W) -> Float[Array, "2"]:
+    """`-(M + W) grad V(h)` for `double_well_2d`."""
+    return -(jnp.asarray(m) + jnp.asarray(w)) @ jax.grad(double_well_2d)(h)
+
+
+def onsager_covariance(eps: float = 0.1, m=TILTED_M) -> Float[Array, "2 2"]:
+    """The diffusion matrix `eps sigma sigma^T = 2 eps M`."""
+    return 2 * eps * jnp.asarray(m, jnp.float32)
+
+
+def simulate_onsager_sde(
+    y0: Float[Array, "n 2"],
+    ts: Float[Array, " n_t"],
+    key,
+    *,
+    eps: float = 0.1,
+    dt: float = 1e-3,
+) -> Trajectories:
+    """Euler–Maruyama paths (step `dt`) of `dX = -(M + W) grad V dt + sqrt(2 eps M) dW`."""
+    root = np.linalg.cholesky(np.asarray(onsager_covariance(eps)))
+    xs = solve_sde(
+        lambda t, y, a: onsager_drift(y),
+        lambda t, y, a: jnp.asarray(root, jnp.float32),
+        jnp.asarray(y0, jnp.float32),
+        jnp.asarray(ts, jnp.float32),
+        key,
+        dt=dt,
+        brownian="unsafe",
+        batch=True,
+    )
+    return Trajectories(np.asarray(ts), np.asarray(xs), attrs={"eps": eps})

@@ -1,5 +1,6 @@
 """Lorenz '63: `x' = s(y - x)`, `y' = x(r - z) - y`, `z' = xy - bz` (Lorenz 1963)."""
 
+import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
@@ -12,6 +13,17 @@ def lorenz63(t, x: Float[Array, "3"], args=(10.0, 28.0, 8.0 / 3.0)) -> Float[Arr
     """The Lorenz '63 vector field with `args = (sigma, r, b)`."""
     sigma, r, b = args
     return jnp.stack([sigma * (x[1] - x[0]), x[0] * (r - x[2]) - x[1], x[0] * x[1] - b * x[2]])
+
+
+class Lorenz63(eqx.Module):
+    """The Lorenz '63 field as a module `field(h) -> dh/dt` (compiled once per `(sigma, r, b)`)."""
+
+    sigma: float = eqx.field(static=True, default=10.0)
+    r: float = eqx.field(static=True, default=28.0)
+    b: float = eqx.field(static=True, default=8.0 / 3.0)
+
+    def __call__(self, h: Float[Array, "3"]) -> Float[Array, "3"]:
+        return lorenz63(0.0, h, (self.sigma, self.r, self.b))
 
 
 def fixed_points(sigma: float = 10.0, r: float = 28.0, b: float = 8.0 / 3.0) -> np.ndarray:
