@@ -15,6 +15,7 @@ from pathlib import Path
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
+_COMPUTING = ("run", "resume", "reproduce", "sweep")  # commands that compile: cache on
 DEFAULT_OUT = "runs"
 
 
@@ -42,11 +43,18 @@ def _cmd_list(args) -> int:
 class _RunError(Exception):
     """A run failed inside the experiment (exit status 1); its folder is kept."""
 
+    def __init__(self, message: str, run=None):
+        super().__init__(message)
+        self.run = run
+
 
 def _print_run(run) -> None:
     from .core.claims import count_verdicts
 
-    print(f"{run.name}: {run.status} in {run.folder} ({time.time() - run.started:.1f} s)")
+    wall = time.time() - run.started
+    jit = run.compile_stats.get("compile_seconds")
+    jit_text = f", {jit:.1f} s compiling" if jit is not None else ""
+    print(f"{run.name}: {run.status} in {run.folder} ({wall:.1f} s{jit_text})")
     for key, value in run.metrics.items():
         paper = run.paper_values.get(key)
         beside = f"   (paper: {paper})" if paper is not None else ""
@@ -78,7 +86,8 @@ def _run_one(spec, cfg, out: Path, quick: bool, folder: Path | None = None) -> o
         raise _RunError(
             f"{spec.name} {err.run.status}: {err}; see {err.run.folder / 'traceback.txt'}"
             if err.run.status == "failed"
-            else f"{spec.name} {err.run.status}: {err}; numbers so far kept in {err.run.folder}"
+            else f"{spec.name} {err.run.status}: {err}; numbers so far kept in {err.run.folder}",
+            err.run,
         ) from None
     _print_run(run)
     return run
@@ -239,10 +248,13 @@ def _cmd_runs(args) -> int:
         claims = r.get("claims") or []
         held = sum(1 for c in claims if isinstance(c, dict) and c.get("verdict") == "holds")
         verdicts = f"claims {held}/{len(claims)}" if claims else "no claims"
+        wall, comp = r.get("elapsed_s"), r.get("compile_s")
+        timing = f"{wall:.0f}s" if wall else "-"
+        timing += f" ({comp:.0f}s jit)" if comp is not None and wall else ""
         mode = "quick" if r["quick"] else "full"
         print(
             f"{r['id']:>4}  {r['started']}  {r['experiment']:<24} {mode:<5} {r['status']:<11} "
-            f"{verdicts:<11} {index.folder_of(r)}  {headline}"
+            f"{verdicts:<11} {timing:<14} {index.folder_of(r)}  {headline}"
         )
     return 0
 
@@ -332,6 +344,25 @@ def _cmd_claims(args) -> int:
     return 0
 
 
+def _timing_table(timing: list) -> str:
+    """Per run: wall seconds, compile seconds and their share; the totals."""
+    lines = [
+        f"{'experiment':<24} {'status':<9} {'wall s':>8} {'jit s':>7} {'jit %':>6} {'compiles':>8}"
+    ]
+    total_wall = total_jit = 0.0
+    for name, status, wall, stats in timing:
+        jit = float(stats.get("compile_seconds") or 0.0)
+        total_wall, total_jit = total_wall + wall, total_jit + jit
+        share = 100 * jit / wall if wall else 0.0
+        lines.append(
+            f"{name:<24} {status:<9} {wall:>8.1f} {jit:>7.1f} {share:>5.0f}% "
+            f"{stats.get('compilations', '-'):>8}"
+        )
+    share = 100 * total_jit / total_wall if total_wall else 0.0
+    lines.append(f"{'total':<24} {'':<9} {total_wall:>8.1f} {total_jit:>7.1f} {share:>5.0f}%")
+    return "\n".join(lines)
+
+
 def _cmd_reproduce(args) -> int:
     from .core.claims import scoreboard_markdown, scoreboard_rows, scoreboard_text
     from .core.experiment import check_writable
@@ -342,18 +373,25 @@ def _cmd_reproduce(args) -> int:
     names = args.only or sorted(registry)
     specs = [get(n) for n in names]
     out = check_writable(_out(args))
-    failed, finished = [], []
+    failed, finished, timing = [], [], []
     mode = "quick" if args.quick else "full"
     for spec in specs:
         try:
             run = _run_one(spec, spec.config(quick=args.quick), out, args.quick)
-            finished.append((spec.name, mode, run.claim_results()))
         except _RunError as err:  # one failure must not stop the others
             print(f"dynml: {err}", file=sys.stderr)
             failed.append(spec.name)
+            run = err.run
+        if run is not None:
+            finished.append((spec.name, mode, run.claim_results()))
+            wall = (run.finished or time.time()) - run.started
+            timing.append((spec.name, run.status, wall, run.compile_stats))
     print(f"reproduced {len(specs) - len(failed)} of {len(specs)} experiments in {out}")
+    print(_timing_table(timing))
     rows = scoreboard_rows(finished)
-    write_text(out / "scoreboard.md", scoreboard_markdown(rows, f"Scoreboard ({mode} runs)"))
+    board = scoreboard_markdown(rows, f"Scoreboard ({mode} runs)")
+    board += "\n## Wall and compile time per run\n\n```\n" + _timing_table(timing) + "\n```\n"
+    write_text(out / "scoreboard.md", board)
     print(scoreboard_text(rows))
     print(f"scoreboard written to {out / 'scoreboard.md'}")
     if failed:
@@ -460,6 +498,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     if not sys.stderr.isatty():
         os.environ.setdefault("DYNML_PROGRESS", "0")  # progress bars only on a terminal
+    if args.command in _COMPUTING:
+        from .core.compile import enable_persistent_cache
+
+        enable_persistent_cache()
     try:
         return args.func(args)
     except _RunError as err:

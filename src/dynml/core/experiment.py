@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .claims import Claim
+from .compile import CompileStats
 from .domains import validate_config
 from .io import kill_point, write_text
 from .runs import CURRENT_RUN, Run, RunIndex
@@ -233,19 +234,24 @@ def execute(
     run_id = index.add(run)
     kill_point("after-index-add")
     token = CURRENT_RUN.set(run)
+    stats = CompileStats()
     try:
-        spec.run_fn(cfg, run)
+        with stats:
+            spec.run_fn(cfg, run)
     except KeyboardInterrupt:
+        run.compile_stats = stats.as_dict()
         run.finish("interrupted", "interrupted by the user; resume with dynml resume")
         index.update(run_id, run)
         raise
     except Exception as err:
+        run.compile_stats = stats.as_dict()
         run.finish("diverged" if run.divergences else "failed", f"{type(err).__name__}: {err}")
         write_text(run.folder / "traceback.txt", traceback.format_exc())
         index.update(run_id, run)
         raise RunFailed(run, f"{type(err).__name__}: {err}") from err
     finally:
         CURRENT_RUN.reset(token)
+        run.compile_stats = stats.as_dict()
     if run.divergences:
         run.finish("diverged", run.divergences[0])
         index.update(run_id, run)

@@ -82,7 +82,9 @@ class Run:
         self.figures: list[tuple[str, str]] = []
         self.notes: list[str] = []
         self.divergences: list[str] = []
+        self.compile_stats: dict[str, float] = {}
         self.started = time.time()
+        self.finished: float | None = None
         self.status = "running"
         self.folder.mkdir(parents=True, exist_ok=True)
         write_json(
@@ -158,12 +160,14 @@ class Run:
                 "claims": self.claim_results(),
                 "notes": self.notes,
                 "figures": self.figures,
+                "compile": self.compile_stats,
             },
         )
 
     def finish(self, status: str = "done", error: str = "") -> None:
         """Write `metrics.json` and `report.md` with the final status."""
         self.status = status
+        self.finished = time.time()
         if error:
             self.notes.append(f"**Run failed:** {error}")
         self._write_metrics()
@@ -276,6 +280,8 @@ _COLUMNS = {
     "host": "TEXT",
     "sweep_id": "TEXT",
     "sweep_task": "INTEGER",
+    "compile_s": "REAL",
+    "compilations": "INTEGER",
 }
 _REQUIRED = ("experiment", "folder", "status", "metrics")
 
@@ -398,14 +404,16 @@ class RunIndex:
     def update(self, run_id: int, run: Run) -> None:
         with self._db() as db:
             db.execute(
-                "UPDATE runs SET finished = ?, status = ?, elapsed_s = ?, metrics = ?, claims = ? "
-                "WHERE id = ?",
+                "UPDATE runs SET finished = ?, status = ?, elapsed_s = ?, metrics = ?, claims = ?, "
+                "compile_s = ?, compilations = ? WHERE id = ?",
                 (
                     datetime.now(UTC).isoformat(timespec="seconds"),
                     run.status,
                     round(time.time() - run.started, 2),
                     json.dumps(run.metrics, default=str),
                     json.dumps(run.claim_results(), default=str),
+                    run.compile_stats.get("compile_seconds"),
+                    run.compile_stats.get("compilations"),
                     run_id,
                 ),
             )
