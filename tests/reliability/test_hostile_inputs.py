@@ -62,6 +62,13 @@ SET_CASES = [
     ("epochs zero", ["run", "onsager-lorenz", "--set", "epochs=0"], "epochs"),
     ("dt zero", ["run", "memory-cnn", "--set", "dt=0"], "dt"),
     ("dt negative", ["run", "memory-cnn", "--set", "dt=-0.1"], "dt"),
+    (
+        "mnist file missing",
+        ["run", "discrete-msa", "--set", "mnist_path=/no/such.npz"],
+        "mnist_path",
+    ),
+    ("mnist path a folder", ["run", "discrete-msa", "--set", "mnist_path=/tmp"], "mnist_path"),
+    ("rbc data missing", ["run", "onsager-rbc", "--set", "data=/no/such.h5"], "data"),
 ]
 
 CLI_CASES = [
@@ -236,6 +243,25 @@ def test_resume_refuses_what_is_not_a_run_folder(capsys, seeded_root, tmp_path, 
     code = main(["resume", str(target)])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("dynml: error:")
+
+
+@pytest.mark.parametrize("content", ["no keys", "not an npz", "nan pixels"])
+def test_a_bad_mnist_file_is_bad_input_exit_2(capsys, tmp_path, content):
+    import numpy as np
+
+    path = tmp_path / "mnist.npz"
+    if content == "no keys":
+        np.savez(path, images=np.zeros((2, 784)))
+    elif content == "not an npz":
+        path.write_bytes(b"PK\x03\x04 garbage")
+    else:
+        x = np.full((4, 784), np.nan)
+        np.savez(path, x_train=x, y_train=np.zeros(4), x_test=x, y_test=np.zeros(4))
+    code = main(["run", "csgd-robustness", "--quick", "--set", f"mnist_path={path}",
+                 "--out", str(tmp_path / "runs")])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "mnist.npz" in err[0], err
+    assert path.is_file()  # input is never written
 
 
 def test_failure_inside_a_run_exits_1_names_traceback_and_keeps_numbers(capsys, tmp_path):

@@ -14,6 +14,8 @@ describe a run is refused:
 - every number is finite, and every integer fits in 64 bits; `seed` is in [0, 2⁶³);
 - an integer is a size, count or step number: ≥ 1 and ≤ 10⁷ (names in `ZERO_ALLOWED` may be 0);
 - learning rates, time steps, horizons and boxes are > 0; fractions lie in (0, 1);
+- a data path (`*_path`, `data`, `*_data`) is empty or names an existing file: data paths
+  are read-only input, never written;
 - a tuple is non-empty, has the declared length when its type fixes one, and each element
   obeys the element rule of the tuple's name (sizes ≥ 1 for integer tuples).
 """
@@ -23,6 +25,7 @@ import math
 import re
 import typing
 from dataclasses import dataclass
+from pathlib import Path
 
 SEED_LIMIT = 2**63
 INT_CAP = 10**7
@@ -34,6 +37,7 @@ _POSITIVE_FLOAT = re.compile(
 )
 _FRACTION = re.compile(r"fraction$")
 _FREE_ELEMENTS = re.compile(r"exponent|decade|offset")
+_INPUT_FILE = re.compile(r"(_path|^data|_data)$")
 
 
 @dataclass(frozen=True)
@@ -45,8 +49,11 @@ class Domain:
     high: float | None = None
     positive: bool = False
     choices: tuple | None = None
+    input_file: bool = False
 
     def describe(self) -> str:
+        if self.input_file:
+            return "an existing file (data paths are read-only input; empty for none)"
         if self.choices is not None:
             return "one of " + ", ".join(repr(c) for c in self.choices)
         parts = []
@@ -59,6 +66,8 @@ class Domain:
         return " and ".join(parts) or "any finite value"
 
     def contains(self, value) -> bool:
+        if self.input_file:
+            return value == "" or Path(value).expanduser().is_file()
         if self.choices is not None:
             return value in self.choices
         if self.positive and not value > 0:
@@ -69,6 +78,8 @@ class Domain:
 
 
 def _default_domain(name: str, kind: type) -> Domain | None:
+    if kind is str and _INPUT_FILE.search(name):
+        return Domain(input_file=True)
     if kind is bool:
         return None
     if kind is int:
@@ -131,3 +142,11 @@ def validate_config(cfg) -> None:
     hints = typing.get_type_hints(type(cfg))
     for f in dataclasses.fields(cfg):
         check_field(f.name, getattr(cfg, f.name), hints[f.name], f.metadata.get("domain"))
+
+
+class BadInput(ValueError):
+    """Input data that a run cannot use (a file of the wrong format, NaN in data, wrong shape).
+
+    Raised inside a run, it is reported like a bad config value: one line, exit status 2;
+    the run folder keeps what was written and is marked failed.
+    """

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .claims import Claim
 from .compile import CompileStats
-from .domains import validate_config
+from .domains import BadInput, validate_config
 from .io import kill_point, write_text
 from .runs import CURRENT_RUN, Run, RunIndex
 
@@ -241,6 +241,11 @@ def execute(
     except KeyboardInterrupt:
         run.compile_stats = stats.as_dict()
         run.finish("interrupted", "interrupted by the user; resume with dynml resume")
+        index.update(run_id, run)
+        raise
+    except BadInput as err:
+        run.compile_stats = stats.as_dict()
+        run.finish("failed", f"bad input: {err}")
         index.update(run_id, run)
         raise
     except Exception as err:

@@ -5,9 +5,12 @@ MNIST: /255 for integer files; a float file already in [0, 1] is kept), so every
 sees the same scaling.
 """
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from ..core.domains import BadInput
 
 MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
 DIGITS_MAX = 16.0
@@ -16,7 +19,7 @@ MNIST_MAX = 255.0
 
 def _load_npz(path: Path) -> list[np.ndarray]:
     if not path.is_file():
-        raise ValueError(
+        raise BadInput(
             f"MNIST file {str(path)!r} is not a file; expected a local .npz with "
             f"{', '.join(MNIST_KEYS)} (nothing is downloaded)"
         )
@@ -24,18 +27,20 @@ def _load_npz(path: Path) -> list[np.ndarray]:
         with np.load(path, allow_pickle=False) as f:
             missing = [k for k in MNIST_KEYS if k not in f.files]
             if missing:
-                raise ValueError(f"MNIST file {str(path)!r} lacks arrays {missing}")
+                raise BadInput(f"MNIST file {str(path)!r} lacks arrays {missing}")
             return [np.asarray(f[k]) for k in MNIST_KEYS]
-    except (OSError, EOFError) as err:
-        raise ValueError(f"MNIST file {str(path)!r} is not a readable .npz ({err})") from None
+    except BadInput:
+        raise
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as err:
+        raise BadInput(f"MNIST file {str(path)!r} is not a readable .npz ({err})") from None
 
 
 def _scale(x: np.ndarray, name: str, path: Path) -> np.ndarray:
     if x.dtype.kind not in "uif":
-        raise ValueError(f"{name} in {str(path)!r} must be numeric, got dtype {x.dtype}")
+        raise BadInput(f"{name} in {str(path)!r} must be numeric, got dtype {x.dtype}")
     x = x.astype(np.float32)
     if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name} in {str(path)!r} holds NaN or inf")
+        raise BadInput(f"{name} in {str(path)!r} holds NaN or inf")
     return x / MNIST_MAX if x.max(initial=0.0) > 1.0 else x
 
 
@@ -46,7 +51,7 @@ def load_mnist(path: str | Path) -> tuple[tuple, tuple]:
     xs = []
     for name, x, y in (("x_train", x_tr, y_tr), ("x_test", x_te, y_te)):
         if x.size == 0 or x.size % (28 * 28) or len(x) != len(y):
-            raise ValueError(
+            raise BadInput(
                 f"{name} in {str(path)!r} has shape {x.shape}: expected (n, 28, 28) or (n, 784) "
                 f"with n matching its labels ({len(y)})"
             )
