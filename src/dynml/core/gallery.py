@@ -247,10 +247,27 @@ def latest_per_experiment(rows: list[dict]) -> list[dict]:
     return out
 
 
+def _sweep_cards(index: RunIndex) -> list[str]:
+    from .sweep import sweep_card
+
+    cards = []
+    for sweep in index.sweeps():
+        try:
+            cards.append(sweep_card(index.root, sweep))
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            cards.append(
+                f"<div class='run broken'><h3>sweep {_esc(sweep.get('id', '?'))}</h3>"
+                f"<p>Broken sweep record: {_esc(type(err).__name__)}: {_esc(err)}</p></div>"
+            )
+    return cards
+
+
 def write_gallery(root: Path, latest_only: bool = False, extra_cards: list[str] = ()) -> Path:
-    """Write `root/index.html` (scoreboard first, then one card per run, newest first)."""
+    """Write `root/index.html`: the scoreboard, one card per sweep, one card per run (newest first)."""
     root = Path(root)
-    rows = RunIndex(root).rows()
+    index = RunIndex(root)
+    rows = index.rows()
+    extra_cards = list(extra_cards) + _sweep_cards(index)
     newest = latest_per_experiment(rows)
     shown = newest if latest_only else rows
     cards, board = [], []
