@@ -50,19 +50,19 @@ class Config:
     width: int = 100
     depth: int = 1
     learning_rate: float = 0.5  # η: cSGD's largest rate and the top of the SGD grid
-    adam_learning_rate: float = 0.01  # top of the Adam grid
+    adam_learning_rate: float = 0.03  # top of the Adam grid
     u0_decades: tuple[float, float] = (-3.0, 0.0)
     n_settings: int = 10
     momentum_lr: float = 0.05
-    epochs: int = 40
-    batch_size: int = 16
+    epochs: int = 100
+    batch_size: int = 8
     test_fraction: float = 0.25
     mnist_path: str | None = None  # .npz with x_train, y_train, x_test, y_test
     seed: int = 0
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(width=32, epochs=10, n_settings=4)
+        return cls(width=32, epochs=10, batch_size=16, n_settings=4)
 
 
 def run(cfg: Config, run: Run) -> None:
@@ -144,7 +144,7 @@ def run(cfg: Config, run: Run) -> None:
         f"{cfg.epochs} epochs of batch {cfg.batch_size} ({order.shape[0]} steps), the same "
         f"batches and initialisation for every setting. cSGD and SGD share the rate grid η u₀ "
         f"with η = {eta}; Adam uses η_Adam u₀ with η_Adam = {eta_adam}; cMSGD and momentum SGD "
-        f"use rate {cfg.momentum_lr} and the momentum grid {list(mus)}. The paper's numbers "
+        f"use rate {cfg.momentum_lr} and the momentum grid {[float(m) for m in mus]}. The paper's numbers "
         "are for a 784-300-10 MLP on MNIST, so only the spreads compare. cSGD uses the paper's "
         "excess-loss estimate m = ½(ḡ² + Var g)/a; cSGD-mean is the option m = ½ḡ²/a. "
         "Spreads leave out diverged settings (counted in *_n_diverged)."

@@ -133,19 +133,22 @@ def stratonovich_drift(drift: Field, diffusion: Field) -> Field:
     return field
 
 
-def momentum_sme(problem: PerSampleLoss, eta: float, mu: float) -> tuple[Field, Field]:
+def momentum_sme(
+    problem: PerSampleLoss, eta: float, mu: float, sqrt_cov: Field | None = None
+) -> tuple[Field, Field]:
     """SME of heavy-ball SGD `v ← μv − η∇f_γ(x)`, `x ← x + v`, on the state `z = (x, p)`.
 
     With `x_k ≈ X_{kη}` and `v_k ≈ η P_{kη}` (matching first and second moments of one step):
     `dX = P dt`, `η dP = −[(1 − μ) P + ∇f(X)] dt + (η Σ(X))^{1/2} dW` — a damped particle of
     mass `η` and friction `1 − μ` (Li, Tai, E, JMLR 2019, §4, in our scaling).
-    Returns `(drift, diffusion)` for `solve_sde`. Start from `p₀ = −∇f(x₀)` (the mean first
+    Returns `(drift, diffusion)` for `solve_sde`; `sqrt_cov` replaces the generic
+    `(ηΣ(x))^{1/2}` by a problem-specific factor. Start from `p₀ = −∇f(x₀)` (the mean first
     velocity `v₁/η` of SGD started at rest): then the SME's lag behind the slaved motion
     `P = −∇f/(1 − μ)`, `η(P₀ − P_s)/(1 − μ)`, equals SGD's, `ημ∇f/(1 − μ)²` [derived].
     """
     if not 0.0 <= mu < 1.0:
         raise ValueError(f"momentum mu must be in [0, 1), got {mu}")
-    sqrt_cov = sme_diffusion(problem, eta)
+    sqrt_cov = sme_diffusion(problem, eta) if sqrt_cov is None else sqrt_cov
 
     def drift(t, z, args):
         x, p = jnp.split(z, 2)
@@ -201,6 +204,7 @@ def coupled_ensembles(
     solver: str = "heun",
     factor: str = "sqrt",
     mu: float | None = None,
+    diffusion: Field | None = None,
 ) -> tuple[Float[Array, "n_paths n_t d"], Float[Array, "n_paths n_t d"]]:
     """SGD (or momentum SGD with `mu`) runs and SME paths driven by the same Gaussian noise.
 
@@ -209,11 +213,16 @@ def coupled_ensembles(
     each process has its exact law while the difference `g(x_k) − g(X_{kη})` has a small
     variance (shared samples). Itô SMEs are solved with Stratonovich solvers (`heun`) by
     `stratonovich_drift`. `factor` picks the diffusion (`sme_diffusion`; with `"samples"`
-    the noise dimension is the number of samples). Returns `(sgd, sme)`, each `(n_paths, n_steps + 1, d)` in `x`.
+    the noise dimension is the number of samples); a problem-specific `diffusion` field
+    `(d, noise_dim)` with `B Bᵀ = ηΣ` replaces it (for momentum SGD: the factor inside
+    `momentum_sme`). Returns `(sgd, sme)`, each `(n_paths, n_steps + 1, d)` in `x`.
     """
     x0 = jnp.asarray(x0, dtype=float)
     d = x0.shape[0]
-    if factor == "samples":
+    if diffusion is not None:
+        if noise_dim is None:
+            raise ValueError("a custom diffusion needs its noise_dim")
+    elif factor == "samples":
         noise_dim = problem.weights.shape[0]
     m = noise_dim if noise_dim is not None else d
     dt = eta / substeps
@@ -222,10 +231,11 @@ def coupled_ensembles(
     gammas = jax.vmap(jax.vmap(gamma_of_normal))(xi)
     ts = eta * jnp.arange(n_steps + 1)
     if mu is None:
-        drift, diffusion = sme_drift(problem, eta, order), sme_diffusion(problem, eta, factor)
+        drift = sme_drift(problem, eta, order)
+        diffusion = sme_diffusion(problem, eta, factor) if diffusion is None else diffusion
         z0 = x0
     else:
-        drift, diffusion = momentum_sme(problem, eta, mu)
+        drift, diffusion = momentum_sme(problem, eta, mu, diffusion)
         z0 = jnp.concatenate([x0, -problem.grad(x0)])
     if solver in ("heun", "euler_heun", "stratonovich_milstein"):
         drift = stratonovich_drift(drift, diffusion)
