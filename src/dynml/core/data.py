@@ -6,6 +6,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from .domains import BadInput
 from .io import atomic_path
 
 
@@ -24,7 +25,7 @@ class Trajectories:
     attrs: dict | None = None
 
     def __post_init__(self):
-        t, x = np.asarray(self.t), np.asarray(self.x)
+        t, x = _real_floats(self.t, "t"), _real_floats(self.x, "x")
         if t.ndim != 1:
             raise ValueError(f"Trajectories.t must have shape (n_t,), got {t.shape}")
         if x.ndim != 3 or x.shape[1] != t.shape[0]:
@@ -38,11 +39,13 @@ class Trajectories:
         object.__setattr__(self, "t", t)
         object.__setattr__(self, "x", x)
         if self.params is not None:
-            p = np.asarray(self.params)
+            p = _real_floats(self.params, "params")
             if p.ndim != 2 or p.shape[0] != x.shape[0]:
                 raise ValueError(
                     f"Trajectories.params must have shape ({x.shape[0]}, n), got {p.shape}"
                 )
+            if not np.all(np.isfinite(p)):
+                raise ValueError("Trajectories.params contain NaN or inf values")
             object.__setattr__(self, "params", p)
         object.__setattr__(self, "attrs", dict(self.attrs or {}))
 
@@ -82,8 +85,16 @@ class Trajectories:
         return x0, x1, float(lag * dts[0])
 
     def save(self, path: str | Path) -> Path:
-        """Write to HDF5 (datasets `t`, `x`, optional `params`; `attrs` as file attributes)."""
+        """Write to HDF5 (datasets `t`, `x`, optional `params`; `attrs` as file attributes:
+        numbers, strings and numeric arrays, which `load` returns as they were saved)."""
         path = Path(path)
+        if path.is_dir():
+            raise ValueError(f"cannot save trajectories onto {path}: it is a folder")
+        for key, value in self.attrs.items():
+            if not isinstance(value, str | int | float | bool | np.ndarray | np.number | list):
+                raise ValueError(
+                    f"attribute {key!r} of type {type(value).__name__} cannot be saved"
+                )
         with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
             f.create_dataset("t", data=self.t)
             f.create_dataset("x", data=self.x, compression="gzip")
@@ -95,18 +106,48 @@ class Trajectories:
 
     @classmethod
     def load(cls, path: str | Path) -> "Trajectories":
-        """Read a file written by `save`; missing files, datasets or bad shapes raise clearly."""
+        """Read a file written by `save`. A missing file raises `FileNotFoundError`; a file that is not HDF5, missing or
+        malformed datasets (a group, bytes or compound dtypes, bad shapes, NaN) raise
+        `BadInput` naming the file and the dataset."""
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no trajectory file at {path}")
         try:
             f = h5py.File(path, "r")
         except OSError as err:
-            raise ValueError(f"{path} is not a readable HDF5 file ({err})") from None
+            raise BadInput(f"{path} is not a readable HDF5 file ({err})") from None
         with f:
             missing = [name for name in ("t", "x") if name not in f]
             if missing:
-                raise ValueError(f"{path} lacks dataset(s) {missing}: not a Trajectories file")
-            params = f["params"][()] if "params" in f else None
-            attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()}
-            return cls(f["t"][()], f["x"][()], params, attrs)
+                raise BadInput(f"{path} lacks dataset(s) {missing}: not a Trajectories file")
+            arrays = {}
+            for name in ("t", "x", "params"):
+                if name not in f:
+                    continue
+                if not isinstance(f[name], h5py.Dataset):
+                    raise BadInput(f"{path}: {name!r} is a {type(f[name]).__name__}, not a dataset")
+                arrays[name] = f[name][()]
+            attrs = {k: _attr_value(v) for k, v in f.attrs.items()}
+        try:
+            return cls(arrays["t"], arrays["x"], arrays.get("params"), attrs)
+        except ValueError as err:
+            raise BadInput(f"{path}: {err}") from None
+
+
+def _real_floats(value, name: str) -> np.ndarray:
+    """`value` as an array of real floating-point numbers, or a `ValueError` naming `name`."""
+    arr = np.asarray(value)
+    if arr.dtype.kind != "f":
+        raise ValueError(
+            f"Trajectories.{name} must hold real floating-point numbers, got dtype {arr.dtype}"
+        )
+    return arr
+
+
+def _attr_value(value):
+    """An HDF5 attribute as saved: scalars as Python numbers, arrays as arrays, text as str."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, np.ndarray) and value.ndim > 0:
+        return value
+    return value.item() if hasattr(value, "item") else value
