@@ -54,7 +54,7 @@ def test_random_linear_field_quasipotential_matches_lyapunov():
         (0.0, 0.0),
         box=box,
         key=jax.random.PRNGKey(0),
-        settings=QuasipotentialSettings(n_traj=300, n_t=4, width=20, depth=2, steps=400),
+        settings=QuasipotentialSettings(n_traj=300, n_t=4, width=20, depth=2, steps=1500),
     )
     g = np.stack(np.meshgrid(np.linspace(-1, 1, 41), np.linspace(-1, 1, 41)), -1).reshape(-1, 2)
     exact = np.einsum("ni,ij,nj->n", g, precision, g)

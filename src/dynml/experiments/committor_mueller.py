@@ -78,8 +78,7 @@ class Config(CommittorStudy):
             grid=151,
             refinement=(51, 101, 151),
             schemes=("temperature",),
-            n_chains=40,
-            n_samples=100,
+            n_samples=50,
             steps=2000,
         )
 

@@ -64,11 +64,11 @@ class Config(CommittorStudy):
         return cls(
             grid=201,
             schemes=("temperature",),
-            n_chains=20,
-            n_samples=100,
-            thin=50,
-            burn_in=500,
-            steps=1500,
+            n_samples=50,
+            dt=1e-4,
+            width=32,
+            learning_rate=1e-2,
+            steps=1800,
         )
 
 

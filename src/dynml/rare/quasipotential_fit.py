@@ -93,9 +93,10 @@ def trajectory_pairs(
     lo, hi = np.asarray(box, dtype=float).T
     x0 = jax.random.uniform(key, (s.n_traj, len(lo)), minval=lo, maxval=hi)
     h = s.dt / s.substeps
+    field = jax.vmap(drift)
 
     def advance(y, _):
-        y = jax.lax.fori_loop(0, s.substeps, lambda i, z: rk4_step(drift, z, h), y)
+        y = jax.lax.fori_loop(0, s.substeps, lambda i, z: rk4_step(field, z, h), y)
         return y, y
 
     path = jax.jit(lambda y: jax.lax.scan(advance, y, None, length=s.n_t - 1)[1])(x0)
