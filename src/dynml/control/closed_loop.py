@@ -37,6 +37,16 @@ import optax
 from jaxtyping import Array, Float, Int
 
 from . import pmp
+from .layers import AvgPool, Conv, ConvResidual, Dense, Flatten
+
+
+def residual_cnn(side: int, channels: int = 8, blocks: int = 2, *, key) -> tuple:
+    """A small residual CNN as layers: conv stem (tanh), 2×2 average pool, `blocks` residual
+    convs `x_{t+1} = x_t + 0.5 tanh(conv x_t)`, flatten, dense 10 (images `(S, 1, side, side)`)."""
+    k = jax.random.split(key, blocks + 2)
+    res = tuple(ConvResidual(channels, key=kk) for kk in k[2:])
+    flat = channels * (side // 2) ** 2
+    return (Conv(1, channels, key=k[0]), AvgPool(), *res, Flatten(), Dense(flat, 10, key=k[1]))
 
 
 class EmbeddingManifold(eqx.Module):
