@@ -247,3 +247,14 @@ def test_fit_compiles_its_chunk_once_when_intervals_do_not_divide(tmp_path):
             **kwargs,
         )
     assert not [name for name in again.names if "run_chunk" in name], again.names
+
+
+def test_ensemble_resumes_from_its_checkpoint_exactly(tmp_path):
+    keys = jax.random.split(jax.random.PRNGKey(2), 2)
+    kwargs = dict(key=keys[0], keys=keys, batch_size=16, learning_rate=0.03, log_every=20)
+    full = fit(_line_from_key, _loss, _data(), steps=80, **kwargs)
+    ck = dict(checkpoint_dir=tmp_path, checkpoint_every=40)
+    fit(_line_from_key, _loss, _data(), steps=40, **ck, **kwargs)
+    resumed = fit(_line_from_key, _loss, _data(), steps=80, **ck, **kwargs)
+    np.testing.assert_array_equal(np.asarray(resumed.model.w), np.asarray(full.model.w))
+    assert resumed.history["loss"] == full.history["loss"]
