@@ -66,7 +66,7 @@ class Config:
     exact_exponents: tuple[int, ...] = (3, 4, 5, 6, 7, 8, 9, 10)  # η = 2^-p, part (a)
     exact_t_end: float = 2.0
     well_exponents: tuple[int, ...] = (5, 6, 7, 8)
-    well_paths: int = 20000
+    well_paths: int = 10000
     well_t_end: float = 1.0
     well_x0: float = 0.5
     tanh_net: bool = True  # part (b), second problem
