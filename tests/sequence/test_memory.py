@@ -128,7 +128,7 @@ def test_ensemble_fit_equals_separate_gradient_descent():
 def test_plateau_detection_and_log_line_fit():
     t = np.arange(400)
     loss = np.where(t < 50, 1.0 - 0.012 * t, 0.4) * np.where(t > 300, np.exp(-(t - 300) / 10), 1.0)
-    start, end = longest_plateau(loss)
+    start, end = longest_plateau(loss, rtol=0.1, min_drop=2.0)
     assert 40 <= start <= 60 and 295 <= end <= 310
     assert hitting_time(loss, 0.2) > 300 and hitting_time(loss, 1e-9) == float("inf")
     x = np.linspace(0.1, 1, 8)

@@ -2,6 +2,7 @@
 kernel approximation, tensor-train spectra and training plateaus (Li, Han, E, Li 2021;
 Jiang, Li, Li 2021)."""
 
+from .ensemble import EnsembleResult, train_ensemble
 from .exp_fit import (
     ExpFit,
     HalfLineQuadrature,
@@ -11,7 +12,7 @@ from .exp_fit import (
     fit_exp_sums,
     perturbed_error,
 )
-from .linear_rnn import LinearRNN
+from .linear_rnn import DiagonalLinearRNN, LinearRNN
 from .memory import (
     best_rnn_kernels,
     ensemble_kernels,
@@ -26,12 +27,25 @@ from .memory import (
     tt_singular_values,
     white_noise_loss,
 )
-from .plateau import fit_log_line, hitting_time, longest_plateau
+from .plateau import (
+    EscapeFits,
+    escape_time,
+    fit_escape_times,
+    fit_log_line,
+    hitting_time,
+    longest_plateau,
+)
 from .rnn import RNN
 from .tcn import TemporalCNN
 from .transformer import CausalTransformer
 
 __all__ = [
+    "DiagonalLinearRNN",
+    "EnsembleResult",
+    "EscapeFits",
+    "escape_time",
+    "fit_escape_times",
+    "train_ensemble",
     "ExpFit",
     "HalfLineQuadrature",
     "decay_fits",

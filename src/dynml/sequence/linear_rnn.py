@@ -78,3 +78,41 @@ class LinearRNN(eqx.Module):
             return h, self.dt * (self.c @ h)
 
         return jax.lax.scan(step, jnp.zeros(self.width), x)[1]
+
+
+class DiagonalLinearRNN(eqx.Module):
+    """Linear RNN with `W = -diag(λ)`, `U = 1`, readout `c`: kernel `ρ̂(t) = Σ_i c_i e^{-λ_i t}`.
+
+    The parametrisation of the plateau analysis of Li, Han, E, Li (JMLR 2022, §5): gradient
+    descent acts on the rates `λ` and weights `c` directly. `__call__` runs
+    `h_k = e^{-λ dt} h_{k-1} + x_k`, `ŷ_k = dt c·h_k` (the left Riemann sum, as `LinearRNN`).
+    """
+
+    rates: Float[Array, " m"]
+    weights: Float[Array, " m"]
+    dt: float = eqx.field(static=True)
+
+    def __init__(self, rates, weights, dt: float = 0.1):
+        rates, weights = jnp.asarray(rates, jnp.float32), jnp.asarray(weights, jnp.float32)
+        if rates.ndim != 1 or rates.shape != weights.shape or dt <= 0:
+            raise ValueError(
+                f"need rates, weights of one shape (m,), dt > 0; got {rates.shape}, {weights.shape}, {dt}"
+            )
+        self.rates, self.weights, self.dt = rates, weights, float(dt)
+
+    def kernel(self, t: Float[Array, " n_t"]) -> Float[Array, " n_t"]:
+        """`ρ̂(t) = Σ_i c_i e^{-λ_i t}`."""
+        return jnp.exp(-jnp.outer(jnp.asarray(t), self.rates)) @ self.weights
+
+    def sampled_kernel(self, length: int) -> Float[Array, "length 1 1"]:
+        """`ρ̂(s dt)`, `s = 0, …, length-1`, shaped like `LinearRNN.sampled_kernel`."""
+        return self.kernel(jnp.arange(length) * self.dt)[:, None, None]
+
+    def __call__(self, x: Float[Array, "n_t 1"]) -> Float[Array, "n_t 1"]:
+        decay = jnp.exp(-self.rates * self.dt)
+
+        def step(h, xk):
+            h = decay * h + xk[0]
+            return h, self.dt * (self.weights @ h)
+
+        return jax.lax.scan(step, jnp.zeros_like(self.rates), x)[1][:, None]
