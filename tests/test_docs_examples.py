@@ -10,20 +10,24 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLES = Path(__file__).parents[1] / "docs" / "examples.md"
+ROOT = Path(__file__).parents[1]
+EXAMPLES = ROOT / "docs" / "examples.md"
 
 
-def _blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", EXAMPLES.read_text(), flags=re.S)
+def _blocks(language: str, page: Path = EXAMPLES) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", page.read_text(), flags=re.S)
 
 
 def test_examples_exist():
     assert len(_blocks("python")) >= 4 and _blocks("bash")
 
 
-@pytest.mark.parametrize("i", range(len(_blocks("python"))))
-def test_python_example_runs(i, tmp_path):
-    code = _blocks("python")[i]
+CODE = [(EXAMPLES, i) for i in range(len(_blocks("python")))] + [(ROOT / "README.md", 0)]
+
+
+@pytest.mark.parametrize("page, i", CODE, ids=[f"{p.name}-{i}" for p, i in CODE])
+def test_python_example_runs(page, i, tmp_path):
+    code = _blocks("python", page)[i]
     proc = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=900,
         env={**os.environ, "DYNML_PROGRESS": "0"},

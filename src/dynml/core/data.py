@@ -75,10 +75,11 @@ class Trajectories:
     def pairs(self, lag: int = 1) -> tuple[np.ndarray, np.ndarray, float]:
         """Pairs `(x_t, x_{t + lag dt})` from every trajectory, flattened, and the time step.
 
-        Requires a uniform grid; returns arrays of shape `(n_traj * (n_t - lag), dim)`.
+        Requires a uniform grid (to rounding: 1000 ulps of the grid's dtype); returns arrays of shape `(n_traj * (n_t - lag), dim)`.
         """
         dts = np.diff(self.t)
-        if not np.allclose(dts, dts[0], rtol=1e-6, atol=1e-12):
+        rtol = max(1e-6, 1000 * float(np.finfo(self.t.dtype).eps))  # float32 grids round
+        if not np.allclose(dts, dts[0], rtol=rtol, atol=1e-12):
             raise ValueError("pairs() needs a uniform time grid")
         x0 = self.x[:, :-lag].reshape(-1, self.dim)
         x1 = self.x[:, lag:].reshape(-1, self.dim)
