@@ -9,7 +9,9 @@ import numpy as np  # noqa: E402
 
 
 def figure(ncols: int = 1, nrows: int = 1, size: float = 4.0, **kwargs):
-    """A figure with a grid of axes, each about `size` inches square."""
+    """A figure with a grid of axes, each about `size` inches square (constrained layout, so
+    labels, legends and colour bars never overlap)."""
+    kwargs.setdefault("layout", "constrained")
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), **kwargs)
     return fig, axes
 
