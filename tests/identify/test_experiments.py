@@ -1,4 +1,4 @@
-"""The two OnsagerNet experiments run end to end in their quick configs (slow: ~1-2 min each)."""
+"""The OnsagerNet experiments run end to end in their quick configs (slow: ~1-2 min each)."""
 
 import json
 
@@ -9,7 +9,7 @@ from dynml.experiments import load_all
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["onsager-lorenz", "onsager-langevin"])
+@pytest.mark.parametrize("name", ["onsager-lorenz", "onsager-langevin", "onsager-sde"])
 def test_quick_config_runs_end_to_end(name, tmp_path, monkeypatch):
     monkeypatch.setenv("DYNML_PROGRESS", "0")
     load_all()
