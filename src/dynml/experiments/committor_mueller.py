@@ -78,8 +78,8 @@ class Config(CommittorStudy):
             grid=151,
             refinement=(51, 101, 151),
             schemes=("temperature",),
-            n_samples=50,
-            steps=2000,
+            n_samples=100,
+            steps=2500,
         )
 
 

@@ -64,11 +64,11 @@ class Config(CommittorStudy):
         return cls(
             grid=201,
             schemes=("temperature",),
-            n_samples=50,
+            n_samples=100,
             dt=1e-4,
             width=32,
             learning_rate=1e-2,
-            steps=1800,
+            steps=2000,
         )
 
 
