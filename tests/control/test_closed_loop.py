@@ -115,3 +115,12 @@ def test_bad_settings_are_refused():
         cl.ClosedLoop(ctrl.layers, ctrl.manifolds, optimizer="lbfgs")
     with pytest.raises(ValueError, match="controlled layers"):
         cl.fit_manifolds(ctrl.layers, jnp.ones((4, 6)), jnp.zeros(4, int), [9])
+
+
+@pytest.mark.slow
+def test_quick_closed_loop_defence_runs(tmp_path):
+    from dynml.core import experiment as ex
+
+    spec = ex.get("closed-loop-defence")
+    run = ex.execute(spec, spec.config(quick=True), tmp_path, quick=True)
+    assert run.status == "done" and len(run.metrics["controlled_accuracy_all"]) == 6

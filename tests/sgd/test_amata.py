@@ -70,6 +70,7 @@ def test_natural_training_ignores_eps_and_adversarial_training_reports_its_compu
     assert c.history["gradient_evaluations"] == int(np.sum(s.steps(40) + 1))
 
 
+@pytest.mark.slow
 def test_adversarial_training_raises_robust_accuracy_of_a_linear_model():
     x, y = linear_problem(jax.random.key(2), n=256)
     kw = dict(steps=300, key=jax.random.key(3), optimizer=optax.adam(0.05), batch_size=64)
@@ -82,3 +83,12 @@ def test_adversarial_training_raises_robust_accuracy_of_a_linear_model():
         return 1.0 - float(jnp.mean(res.success))
 
     assert robust(adv) > robust(nat) + 0.02
+
+
+@pytest.mark.slow
+def test_quick_amata_runs(tmp_path):
+    from dynml.core import experiment as ex
+
+    spec = ex.get("amata")
+    run = ex.execute(spec, spec.config(quick=True), tmp_path, quick=True)
+    assert run.status == "done" and 0 < run.metrics["amata_over_pgd_compute"] < 1
