@@ -94,3 +94,20 @@ def test_ternary_brute_force_on_a_grid():
         if top[-1] - top[-2] < 1e-6:
             continue
         assert float(discrete.ternary_update(m, w, rho, 1e-7)) == max(vals, key=vals.get)
+
+
+def test_matched_alpha0_keeps_the_papers_ema_span_in_epochs():
+    """`1/((1 − α₀) n)` epochs is the same for the paper (0.999, 550 steps) and for any `n`."""
+    for n in (14, 100, 550, 600):
+        alpha = discrete.matched_alpha0(n)
+        assert 1 / ((1 - alpha) * n) == pytest.approx(1 / (0.001 * 550))
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        discrete.matched_alpha0(0)
+
+
+def test_ternary_penalty_prunes_and_damping_keeps_weights():
+    """`λ` above `|M|` zeroes every weight; with `λ = 0` and `ρ_k` above `|M|` nothing moves."""
+    m = jnp.array([0.3, -0.2, 0.05, -0.4])
+    w = jnp.array([1.0, -1.0, 0.0, 1.0])
+    assert jnp.all(discrete.ternary_update(m, w, 0.0, 0.5) == 0)
+    assert jnp.array_equal(discrete.ternary_update(m, w, 0.5, 0.0), w)

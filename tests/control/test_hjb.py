@@ -51,3 +51,16 @@ def test_sampling_gap_decays_like_inverse_sqrt_n(problem):
 def test_random_problem_rejects_bad_sizes():
     with pytest.raises(ValueError, match="positive"):
         hjb.random_problem(jax.random.key(0), horizon=0)
+
+
+def test_lqr_law_is_stationary_for_the_sampled_feedback_problem(problem):
+    """With `u = θ_t + K_t x` acting on the spread, `(θ, K) = (0, K_Riccati)` is a stationary
+    point of the empirical cost for any samples (the per-sample LQR law is optimal for each)."""
+    prob, x0 = problem
+    gains = hjb.riccati_gains(prob)
+    zero = jnp.zeros((prob.horizon, prob.B.shape[1]))
+    g_th, g_k = jax.grad(hjb.feedback_cost, argnums=(1, 2))(prob, zero, gains, x0)
+    scale = hjb.feedback_cost(prob, zero, gains, x0)
+    assert jnp.abs(g_th).max() < 1e-4 * scale and jnp.abs(g_k).max() < 1e-4 * scale
+    # a different law costs more
+    assert hjb.feedback_cost(prob, zero, 0.9 * gains, x0) > scale

@@ -186,3 +186,73 @@ def gradient_control(prob: MeanFieldLQ, x0, *, steps: int = 2000, learning_rate=
         desc="lq-gradient",
     )
     return res.model.theta, res.history["loss"]
+
+
+class LQFeedbackStep(eqx.Module):
+    """One step with a shared affine control `u = θ_t + K_t x` that acts on the spread:
+    `x ← A x + B u`, `c ← c + xᵀQx + uᵀRu` (controls `θ_t (m,)` and `K_t (m, d)`).
+
+    The per-sample LQR law `u = K*_t x` (Riccati gains, `θ = 0`) is optimal for every initial
+    state, so it is the optimum of this mean-field problem for every law of `x_0`, the empirical
+    one included (when the samples span the state space): the sampled optimum has no `N^{-1/2}`
+    gap here, unlike the open-loop problem where only the mean is controlled.
+    """
+
+    theta: Float[Array, " m"]
+    gain: Float[Array, "m d"]
+    prob: MeanFieldLQ
+
+    def __call__(self, xc: Float[Array, "S d1"]) -> Float[Array, "S d1"]:
+        x, c = xc[:, :-1], xc[:, -1]
+        p = self.prob
+        u = self.theta + x @ self.gain.T
+        cost = jnp.einsum("si,ij,sj->s", x, p.Q, x) + jnp.einsum("si,ij,sj->s", u, p.R, u)
+        return jnp.concatenate([x @ p.A.T + u @ p.B.T, (c + cost)[:, None]], axis=1)
+
+
+def feedback_layers(prob: MeanFieldLQ, theta: Array, gains: Array) -> tuple[LQFeedbackStep, ...]:
+    """The problem as `T` layers with controls `(θ_t, K_t)`."""
+    return tuple(LQFeedbackStep(th, k, prob) for th, k in zip(theta, gains, strict=True))
+
+
+def feedback_cost(prob: MeanFieldLQ, theta: Array, gains: Array, x0: Float[Array, "N d"]):
+    """`Ĵ_N(θ, K)`: the cost of the affine law averaged over the samples `x0`."""
+    xc = augment(x0)
+    for layer in feedback_layers(prob, theta, gains):
+        xc = layer(xc)
+    return jnp.mean(terminal_cost(prob, xc))
+
+
+def msa_feedback_control(prob: MeanFieldLQ, x0, *, iterations: int = 100, rho: float = 1.0):
+    """`(θ, K, loss history)` of E-MSA (full batch, L-BFGS inner) on the feedback problem."""
+    m, d = prob.B.shape[1], prob.A.shape[0]
+    layers = feedback_layers(prob, jnp.zeros((prob.horizon, m)), jnp.zeros((prob.horizon, m, d)))
+    spec = jax.tree_util.tree_map(lambda _: False, layers)
+    spec = eqx.tree_at(
+        lambda ls: tuple(x for s in ls for x in (s.theta, s.gain)),
+        spec,
+        replace=(True,) * (2 * len(layers)),
+    )
+    method = MSA(rho=rho, filter_spec=spec, inner="lbfgs")
+    term = lambda xc, y: terminal_cost(prob, xc)  # noqa: E731
+    data = (augment(x0), jnp.zeros(x0.shape[0]))
+    res = msa_fit(layers, term, data, method, steps=iterations, key=jax.random.key(0))
+    theta = jnp.stack([s.theta for s in res.model])
+    return theta, jnp.stack([s.gain for s in res.model]), res.history["loss"]
+
+
+class _Feedback(eqx.Module):
+    theta: Array
+    gain: Array
+
+
+def gradient_feedback_control(prob: MeanFieldLQ, x0, *, steps: int = 3000, learning_rate=0.02):
+    """`(θ, K, loss history)` of plain gradient training (`core.fit`, Adam, full batch)."""
+    m, d = prob.B.shape[1], prob.A.shape[0]
+    model = _Feedback(jnp.zeros((prob.horizon, m)), jnp.zeros((prob.horizon, m, d)))
+    loss = lambda mod, x: feedback_cost(prob, mod.theta, mod.gain, x)  # noqa: E731
+    res = fit(
+        model, loss, x0, steps=steps, key=jax.random.key(0), optimizer=optax.adam(learning_rate),
+        log_every=steps, progress=False, desc="lq-feedback-gradient",
+    )  # fmt: skip
+    return res.model.theta, res.model.gain, res.history["loss"]

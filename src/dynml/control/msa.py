@@ -9,37 +9,71 @@ control maximises its (extended) Hamiltonian with `x` and `p` frozen. The extend
 
 penalises moves that break the forward/backward equations, so `1/ρ` acts as a step size;
 `ρ = 0` is the basic MSA. The layers are independent given `x` and `p`, so all of them are
-solved at once as one optimisation of the separable sum `Σ_t H̃_t(θ_t)` (a few L-BFGS or
-gradient steps; with a per-coordinate optimiser this is exactly one solve per layer).
+solved at once as one optimisation of the separable sum `Σ_t H̃_t(θ_t)`; layers with the same
+structure and input shape are evaluated as one `vmap`ped layer (one batched call instead of a
+Python loop over depth). The inner solver (`adam`, `sgd` or `lbfgs`) runs `inner_steps` steps
+per iteration; the first-order solvers keep their state from one iteration to the next (warm
+start), so a few inner steps suffice.
 
-`MSA` has an optax-like interface (`init`, `update`), and `msa_fit` is the jitted training loop
-that mirrors `core.fit`, so MSA is compared with SGD/Adam at matched iterations.
+`MSA` has an optax-like interface (`init`, `update`), and `msa_fit(model, loss, data)` is the
+jitted training loop that mirrors `core.fit` for any model built from layers.
 """
 
 import time
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jaxtyping import Array, PRNGKeyArray
 
 from ..core.train import FitResult
-from .pmp import Terminal, costate_step, sq_norm, states_and_costates
+from .pmp import Terminal, sq_norm, states_and_costates
+
+
+def _term(f, x, x_next, p, p_next, rho, s):
+    """`H_t − (ρ/2)((1/S)‖x_{t+1} − f_t‖² + S‖p_t − ∇_x H_t‖²)` of one layer."""
+    out, pull = jax.vjp(f, x)
+    total = jnp.sum(p_next * out)
+    if rho > 0:
+        dp = p - pull(p_next)[0]
+        total = total - 0.5 * rho * (jnp.sum((x_next - out) ** 2) / s + s * jnp.sum(dp**2))
+    return total
+
+
+def _groups(layers, xs) -> list[list[int]]:
+    """Indices of layers sharing structure, static fields, leaf shapes and input shape (other
+    leaves, such as functions, must be the same objects)."""
+    groups: dict[Any, list[int]] = {}
+    for t, (f, x) in enumerate(zip(layers, xs, strict=False)):
+        leaves, treedef = jax.tree_util.tree_flatten(f)
+        shapes = tuple((v.shape, v.dtype) if eqx.is_array(v) else id(v) for v in leaves)
+        groups.setdefault((treedef, shapes, x.shape), []).append(t)
+    return list(groups.values())
 
 
 def extended_hamiltonian(layers, xs, ps, rho: float, reg: float, filter_spec=eqx.is_inexact_array):
     """`Σ_t H̃_t(x_t, p_{t+1}, θ_t)` (see the module docstring); `ρ = 0` gives `Σ_t H_t`."""
     s = xs[0].shape[0]
     total = -0.5 * reg * sq_norm(eqx.filter(layers, filter_spec))
-    for f, x, x_next, p, p_next in zip(layers, xs[:-1], xs[1:], ps[:-1], ps[1:], strict=True):
-        out = f(x)
-        total = total + jnp.sum(p_next * out)
-        if rho > 0:
-            dp = p - costate_step(f, x, p_next)
-            total = total - 0.5 * rho * (jnp.sum((x_next - out) ** 2) / s + s * jnp.sum(dp**2))
+    for idx in _groups(layers, xs[:-1]):
+        if len(idx) == 1:
+            t = idx[0]
+            total = total + _term(layers[t], xs[t], xs[t + 1], ps[t], ps[t + 1], rho, s)
+            continue
+        stack = lambda *a: jnp.stack(a)  # noqa: E731
+        group = [layers[t] for t in idx]
+        params, static = eqx.partition(group[0], eqx.is_array)
+        stacked = jax.tree_util.tree_map(stack, *[eqx.filter(f, eqx.is_array) for f in group])
+        args = [jnp.stack([a[t + k] for t in idx]) for a, k in ((xs, 0), (xs, 1), (ps, 0), (ps, 1))]
+
+        def one(th, x, xn, p, pn, static=static):
+            return _term(eqx.combine(th, static), x, xn, p, pn, rho, s)
+
+        total = total + jnp.sum(jax.vmap(one)(stacked, *args))
     return total
 
 
@@ -56,7 +90,9 @@ class MSA(NamedTuple):
 
     `update(layers, state, batch, terminal)` returns `(new_layers, state, loss)` where `batch`
     is `(x, y)` and `loss` is the mean terminal loss before the update. Controls are the leaves
-    selected by `filter_spec` (every inexact array by default).
+    selected by `filter_spec` (every inexact array by default). With `warm_start` (first-order
+    inner solvers only) the inner optimiser's state carries over between iterations; L-BFGS
+    restarts each iteration, since its line search caches the previous objective's values.
     """
 
     rho: float = 1.0
@@ -65,21 +101,29 @@ class MSA(NamedTuple):
     inner: str = "lbfgs"
     inner_lr: float = 0.01
     filter_spec: Callable | object = eqx.is_inexact_array
+    warm_start: bool = True
 
     def init(self, layers) -> tuple:
         if self.rho < 0 or self.reg < 0 or self.inner_steps < 1:
             raise ValueError("MSA needs rho >= 0, reg >= 0 and inner_steps >= 1")
-        _inner_solver(self.inner, self.inner_lr)
+        solver = _inner_solver(self.inner, self.inner_lr)
+        if self.warm_start and self.inner != "lbfgs":
+            return (solver.init(eqx.filter(layers, self.filter_spec)),)
         return ()
 
     def update(self, layers, state, batch, terminal: Terminal):
         x, y = batch
         value, xs, ps = states_and_costates(layers, x, y, terminal)
-        return maximise_hamiltonian(self, layers, xs, ps), state, value
+        new, inner_state = _maximise(self, layers, xs, ps, state[0] if state else None)
+        return new, ((inner_state,) if state else ()), value
 
 
 def maximise_hamiltonian(method: MSA, layers, xs, ps):
     """All layers' `argmax_θ H̃_t` at once: `inner_steps` steps of the inner solver from `θ`."""
+    return _maximise(method, layers, xs, ps, None)[0]
+
+
+def _maximise(method: MSA, layers, xs, ps, inner_state):
     theta, static = eqx.partition(layers, method.filter_spec)
     xs, ps = jax.lax.stop_gradient((xs, ps))
 
@@ -100,30 +144,103 @@ def maximise_hamiltonian(method: MSA, layers, xs, ps):
         updates, s = solver.update(grad, s, th, value=value, grad=grad, value_fn=objective)
         return (optax.apply_updates(th, updates), s), None
 
-    (theta, _), _ = jax.lax.scan(body, (theta, solver.init(theta)), None, method.inner_steps)
-    return eqx.combine(theta, static)
+    start = solver.init(theta) if inner_state is None else inner_state
+    (theta, s), _ = jax.lax.scan(body, (theta, start), None, method.inner_steps)
+    return eqx.combine(theta, static), s
+
+
+class _PerSample(eqx.Module):
+    """A per-sample layer (an `equinox.nn` layer, say) applied to a batch by `vmap`."""
+
+    layer: Any
+
+    def __call__(self, x: Array) -> Array:
+        return jax.vmap(self.layer)(x)
+
+
+def as_layers(model, x: Array) -> tuple[tuple, Callable]:
+    """Split `model` into layers `x_{t+1} = f_t(x_t)` acting on batches, and a function that
+    puts trained layers back into a model of the same type.
+
+    Accepted: a tuple or list of layers, or an equinox Module with a `layers` tuple/list that
+    its `__call__` applies in order (`equinox.nn.Sequential`, for one). Layers may act on
+    batches `(S, ...)` or, if `model` acts per sample, on single samples. Anything else raises
+    a `TypeError`/`ValueError` that says why (the check runs the model once on `x[:2]`).
+    """
+    if isinstance(model, tuple | list):
+        layers, rebuild = tuple(model), type(model)
+    elif isinstance(model, eqx.Module) and isinstance(getattr(model, "layers", None), tuple | list):
+        kind = type(model.layers)
+        layers = tuple(model.layers)
+        rebuild = lambda ls: eqx.tree_at(lambda m: m.layers, model, kind(ls))  # noqa: E731
+    else:
+        raise TypeError(
+            "msa_fit needs a model built from layers: a tuple of layers, or an equinox Module "
+            "with a `layers` tuple that __call__ applies in order (like equinox.nn.Sequential); "
+            f"got {type(model).__name__}"
+        )
+    if not layers or not all(callable(f) for f in layers):
+        raise TypeError("msa_fit: every layer must be callable, and there must be at least one")
+    probe = x[:2]
+    call = model if isinstance(model, eqx.Module) else None
+    per_sample = False
+    if call is not None:
+        try:
+            expected = call(probe)
+        except Exception:  # noqa: BLE001 - a per-sample model fails on a batch
+            expected, per_sample = jax.vmap(call)(probe), True
+    wrapped = tuple(_PerSample(f) for f in layers) if per_sample else layers
+    out = probe
+    try:
+        for f in wrapped:
+            out = f(out)
+    except Exception as err:  # noqa: BLE001
+        raise ValueError(f"msa_fit: the layers cannot be applied in sequence ({err})") from None
+    if call is not None and not (
+        out.shape == expected.shape and jnp.allclose(out, expected, rtol=1e-5, atol=1e-6)
+    ):
+        raise ValueError(
+            "msa_fit cannot split this model: model(x) differs from applying model.layers in "
+            "order (its __call__ does something between the layers, such as an activation); "
+            "write it as a tuple of layers, e.g. with equinox.nn.Lambda for the activation"
+        )
+    if per_sample:
+        return wrapped, lambda ls: rebuild(tuple(f.layer for f in ls))
+    return wrapped, rebuild
 
 
 def msa_fit(
-    layers,
-    terminal: Terminal,
+    model,
+    loss: Terminal,
     data: tuple,
-    method: MSA,
+    method=None,
     *,
     steps: int,
-    key: jax.Array,
+    key: PRNGKeyArray,
     batch_size: int | None = None,
 ) -> FitResult:
-    """Train `layers` by `method` for `steps` iterations (one jitted `lax.scan`).
+    """Train `model` by (extended) MSA for `steps` iterations (one jitted `lax.scan`).
 
-    Mini-batches are drawn from a fresh permutation each epoch (all rows if `batch_size` is
-    `None`). `history["loss"]` holds the batch loss before each step, as in `core.fit`; a
-    non-finite loss stops the record there (`stopped="nan"`). The loop is compiled ahead of
-    time, so `history["seconds_per_step"]` is the wall time of one iteration without compiling.
+    `model`: a tuple of layers or an equinox Module made of them (see `as_layers`); `loss`:
+    the terminal loss `Φ(output, y)` per sample; `data = (x, y)`; `method`: `MSA(...)` (default
+    `MSA()`: E-MSA, ρ = 1, 10 L-BFGS steps) or `discrete.DiscreteMSA`. Mini-batches are drawn
+    from a fresh permutation each epoch (all rows if `batch_size` is `None`). `history["loss"]`
+    holds the batch loss before each step, as in `core.fit`; a non-finite loss stops the record
+    there (`stopped="nan"`). The loop is compiled ahead of time, so
+    `history["seconds_per_step"]` is the wall time of one iteration without compiling.
+
+    ```python
+    net = equinox.nn.Sequential([equinox.nn.Linear(2, 8, key=k1), equinox.nn.Lambda(jnp.tanh),
+                                 equinox.nn.Linear(8, 1, key=k2)])
+    res = msa_fit(net, lambda out, y: (out[:, 0] - y) ** 2, (x, y),
+                  MSA(rho=1.0, inner="adam", inner_lr=0.01, inner_steps=3), steps=200, key=k3)
+    ```
     """
     if steps < 1:
         raise ValueError(f"steps must be a positive integer, got {steps}")
+    method = MSA() if method is None else method
     x, y = (jnp.asarray(a) for a in data)
+    layers, rebuild = as_layers(model, x)
     n = x.shape[0]
     bsz = n if batch_size is None or batch_size >= n else int(batch_size)
     per_epoch = n // bsz
@@ -134,7 +251,7 @@ def msa_fit(
         p, s = carry
         perm = jax.random.permutation(jax.random.fold_in(key, i // per_epoch), n)
         idx = jax.lax.dynamic_slice_in_dim(perm, (i % per_epoch) * bsz, bsz)
-        new, s, value = method.update(eqx.combine(p, static), s, (x[idx], y[idx]), terminal)
+        new, s, value = method.update(eqx.combine(p, static), s, (x[idx], y[idx]), loss)
         return (eqx.filter(new, eqx.is_array), s), value
 
     run = jax.jit(lambda p, s: jax.lax.scan(step, (p, s), jnp.arange(steps)))
@@ -147,7 +264,7 @@ def msa_fit(
     stopped = "nan" if bad.any() else "completed"
     kept = losses[: int(np.argmax(bad))] if bad.any() else losses
     history = {"loss": kept.tolist(), "seconds_per_step": seconds / steps}
-    return FitResult(eqx.combine(params, static), history, len(kept), stopped)
+    return FitResult(rebuild(eqx.combine(params, static)), history, len(kept), stopped)
 
 
 def gradient_seconds_per_step(loss_fn, model, batch, optimizer, steps: int = 50) -> float:
