@@ -18,12 +18,13 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from ..core.field import AbstractVectorField
 from ..core.nn import MLP
 from ..core.nn import activation as _act
 from .init import small_gain
 
 
-class MLPODE(eqx.Module):
+class MLPODE(AbstractVectorField):
     """`dh/dt = N(h)`, `N` an MLP `dim -> width x depth -> dim` (387 params at 3/16/2).
 
     As the authors' `ODENet` (Yu et al. 2021, Fig. 7): the first layer `z = act(A_1 h + b_1)`,
@@ -77,7 +78,7 @@ def _lower(raw: Array, n: int) -> Array:
     return jnp.tril(raw.reshape(n, n))
 
 
-class DissipativeHamiltonianNet(eqx.Module):
+class DissipativeHamiltonianNet(AbstractVectorField):
     """`dh/dt = (J - D(h)) grad H(h)`, `D(h) = L(h) L(h)^T` positive semi-definite.
 
     Even `dim = 2n`, `h = (q, p)`: `J = [[0, I], [-I, 0]]` and
@@ -130,6 +131,10 @@ class DissipativeHamiltonianNet(eqx.Module):
         k = low @ low.T + self.beta * jnp.eye(n)
         return self.energy(q)[0] + 0.5 * p @ k @ p + self.beta * jnp.sum(q**2)
 
+    def energy(self, h: Float[Array, " dim"]) -> Float[Array, ""]:
+        """The Hamiltonian `H` (non-increasing along solutions)."""
+        return self.H(h)
+
     def J(self) -> Float[Array, "dim dim"]:
         """The antisymmetric structure matrix."""
         if self.canonical:
@@ -148,7 +153,7 @@ class DissipativeHamiltonianNet(eqx.Module):
         return (self.J() - self.D(h)) @ jax.grad(self.H)(h)
 
 
-class SINDy(eqx.Module):
+class SINDy(AbstractVectorField):
     """A polynomial field `dh/dt = Xi theta(h)`, `theta_k(h) = prod_i h_i^{P_ki}`, fitted by STLSQ.
 
     Build it with `SINDy.fit(h, dh)` (states and derivative estimates) or

@@ -49,13 +49,14 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from ..core.field import AbstractVectorField
 from ..core.nn import activation
 from .init import orthogonal, small_gain
 
 FORCINGS = ("affine", "constant", "none")
 
 
-class OnsagerNet(eqx.Module):
+class OnsagerNet(AbstractVectorField):
     """`dh/dt = -(M(h) + W(h)) grad V(h) - alpha grad V(h) + g(h)` (Yu et al. 2021).
 
     `OnsagerNet(dim, width, depth=1, alpha=0.1, beta=0.1, forcing="affine",
@@ -153,6 +154,10 @@ class OnsagerNet(eqx.Module):
         """Potential `V = sum_i (phi_i(h) + (Gamma h)_i)^2 + beta |h|^2 >= beta |h|^2`."""
         psi = self.potential_head(self.trunk(h)) + self.gamma(h)
         return jnp.sum(psi**2) + self.beta * jnp.sum(h**2)
+
+    def energy(self, h: Float[Array, " dim"]) -> Float[Array, ""]:
+        """The potential `V` (a Lyapunov function when `g = 0`)."""
+        return self.V(h)
 
     def g(self, h: Float[Array, " dim"]) -> Float[Array, " dim"]:
         """Forcing: `A h + b` (affine), `b` (constant) or `0` (none)."""

@@ -6,6 +6,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from ..core.data import Trajectories
+from ..core.field import AbstractVectorField
 from ..core.solve import solve
 
 
@@ -15,7 +16,7 @@ def lorenz63(t, x: Float[Array, "3"], args=(10.0, 28.0, 8.0 / 3.0)) -> Float[Arr
     return jnp.stack([sigma * (x[1] - x[0]), x[0] * (r - x[2]) - x[1], x[0] * x[1] - b * x[2]])
 
 
-class Lorenz63(eqx.Module):
+class Lorenz63(AbstractVectorField):
     """The Lorenz '63 field as a module `field(h) -> dh/dt` (compiled once per `(sigma, r, b)`)."""
 
     sigma: float = eqx.field(static=True, default=10.0)
