@@ -19,6 +19,7 @@ from .quasipotential import (
     orthogonality_loss,
     orthogonality_residual,
 )
+from .quasipotential_fit import QuasipotentialFit, QuasipotentialSettings, quasipotential
 from .reference import GridCommittor, GridQuasipotential, grid_committor, grid_quasipotential
 from .regions import Disc, Region, disc, membership, smooth_indicator
 from .sampling import (
@@ -37,6 +38,8 @@ __all__ = [
     "GridCommittor",
     "GridQuasipotential",
     "NeuralCommittor",
+    "QuasipotentialFit",
+    "QuasipotentialSettings",
     "Region",
     "SamplingSettings",
     "TrainingSettings",
@@ -56,6 +59,7 @@ __all__ = [
     "orthogonality_loss",
     "orthogonality_residual",
     "penalised_loss",
+    "quasipotential",
     "smooth_indicator",
     "temperature_weights",
     "variational_loss",
