@@ -1,10 +1,14 @@
 """Each control experiment's `--quick` config end to end (slow), and its claims are declared."""
 
+import importlib
+
 import pytest
 
 from dynml.core import experiment as ex
 
 NAMES = ["msa-toy", "msa-digits", "discrete-msa", "mean-field-lq"]
+for _name in NAMES:  # registers each experiment
+    importlib.import_module(f"dynml.experiments.{_name.replace('-', '_')}")
 
 
 @pytest.mark.parametrize("name", NAMES)
