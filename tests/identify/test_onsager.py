@@ -65,8 +65,11 @@ def test_energy_decreases_along_rollouts_without_forcing(seed):
 
 @pytest.mark.parametrize("forcing", ["affine", "constant"])
 def test_rollout_from_far_away_stays_bounded(forcing):
-    """With `stability_margin > 0`, V cannot rise above its start when starting far out."""
-    model = _model(4, 3, forcing=forcing)
+    """With `stability_margin > 0`, V cannot rise above its start when starting far out.
+
+    Equinox's default init: the starts (|h| ~ 200) then lie outside the absorbing ball; with
+    the authors' gain-0.1 init the trunk is so small that the ball contains them."""
+    model = OnsagerNet(3, 12, forcing=forcing, init_gain=None, key=jax.random.PRNGKey(4))
     if forcing == "affine":
         a = model.force.weight
         scale = 0.9 * 2 * model.alpha * model.beta / np.linalg.norm(a, 2)
