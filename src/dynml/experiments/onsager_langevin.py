@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..core import plot
+from ..core.claims import Claim, LessThan
 from ..core.experiment import experiment
 from ..core.nn import count_params
 from ..core.runs import Run
@@ -42,6 +43,22 @@ ENERGY = {"OnsagerNet": "V", "Hamiltonian": "H"}
     "onsager-langevin",
     paper="Yu, Tian, E, Li, Phys. Rev. Fluids 6, 114402 (2021)",
     summary="OnsagerNet vs MLP-ODE and a dissipative Hamiltonian net on damped Langevin",
+    claims=[
+        Claim(
+            "OnsagerNet's rollouts no worse than the MLP-ODE's",
+            ("OnsagerNet_rollout_rel_error", "MLP-ODE_rollout_rel_error"),
+            LessThan(1.0),
+            paper="OnsagerNet more accurate (Langevin figures)",
+            source="Yu, Tian, E, Li 2021, Langevin section",
+        ),
+        Claim(
+            "OnsagerNet's one-step error no worse than the MLP-ODE's",
+            ("OnsagerNet_test_mse", "MLP-ODE_test_mse"),
+            LessThan(1.0),
+            paper="OnsagerNet more accurate",
+            source="Yu, Tian, E, Li 2021, Langevin section",
+        ),
+    ],  # fmt: skip
 )
 @dataclass(frozen=True)
 class Config:
