@@ -23,8 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..core import plot
-from ..core.data import Trajectories
 from ..core.claims import Between, Claim, LessThan
+from ..core.data import Trajectories
 from ..core.experiment import experiment
 from ..core.nn import count_params
 from ..core.runs import Run
