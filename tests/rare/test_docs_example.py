@@ -4,10 +4,12 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "rare.md"
 
 
+@pytest.mark.slow  # about a minute: the committor example of docs/examples.md runs by default
 def test_docs_example_runs():
     blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
     assert blocks, "docs/rare.md has no python example"

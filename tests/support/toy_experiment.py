@@ -39,7 +39,7 @@ class Line(eqx.Module):
             source="-",
             quick=AtMost(0.2),
         ),  # fmt: skip
-        Claim("training converged", "converged", IsTrue(), paper="True"),
+        Claim("training converged", "converged", IsTrue(), paper="True", source="-"),
     ],
 )
 @dataclass(frozen=True)
