@@ -258,3 +258,26 @@ def test_ensemble_resumes_from_its_checkpoint_exactly(tmp_path):
     resumed = fit(_line_from_key, _loss, _data(), steps=80, **ck, **kwargs)
     np.testing.assert_array_equal(np.asarray(resumed.model.w), np.asarray(full.model.w))
     assert resumed.history["loss"] == full.history["loss"]
+
+
+def test_fit_takes_trajectories_as_their_one_step_pairs():
+    """A `Trajectories` is fitted on `(x_t, x_{t+dt}, dt)`: `x' = -a x` gives `a` back."""
+    from dynml.core.data import Trajectories
+
+    t = np.linspace(0.0, 1.0, 21)
+    x = np.exp(-2.0 * t)[None, :, None] * np.array([1.0, -0.5, 2.0])[:, None, None]
+    traj = Trajectories(t, x)
+
+    def loss(model, batch):  # one explicit Euler step of `x' = w x`
+        x0, x1, dt = batch
+        return jnp.mean((x0 + dt[:, None] * model.w * x0 - x1) ** 2)
+
+    result = fit(_line(), loss, traj, steps=400, key=jax.random.PRNGKey(0), learning_rate=0.1)
+    # Euler's one-step fit of exp(-2 dt) is (exp(-2 dt) - 1) / dt
+    assert float(result.model.w) == pytest.approx((np.exp(-0.1) - 1) / 0.05, rel=1e-3)
+
+
+@pytest.mark.parametrize("bad", ["not data", (np.zeros(3), 1.0), {"x": [1, 2]}, ()])
+def test_fit_refuses_data_that_is_not_arrays(bad):
+    with pytest.raises(TypeError, match="pytree of arrays|holds no arrays"):
+        fit(_line(), _loss, bad, steps=1, key=jax.random.PRNGKey(0))

@@ -70,3 +70,26 @@ def test_seeds_train_together_exactly_as_alone():
         np.testing.assert_allclose(
             member_losses(together, pairs)[i], float(heun_loss(alone, pairs)), rtol=1e-5
         )
+
+
+def test_train_vector_field_takes_trajectories():
+    """Training on a `Trajectories` equals training on `as_pairs(*traj.pairs())`."""
+    from dynml.core.data import Trajectories
+
+    t = np.linspace(0.0, 0.5, 11)
+    h0 = np.random.default_rng(0).normal(size=(8, 2))
+    x = np.exp(-t)[None, :, None] * h0[:, None, :]
+    traj = Trajectories(t, x)
+    kw = dict(epochs=3, batch_size=16, key=jax.random.PRNGKey(2), progress=False)
+    model = MLPODE(2, 8, key=jax.random.PRNGKey(0))
+    a = train_vector_field(model, traj, **kw).model
+    b = train_vector_field(model, as_pairs(*traj.pairs()), **kw).model
+    np.testing.assert_array_equal(a(jnp.ones(2)), b(jnp.ones(2)))
+
+
+def test_train_vector_field_refuses_other_data():
+    import pytest
+
+    model = MLPODE(2, 8, key=jax.random.PRNGKey(0))
+    with pytest.raises(TypeError, match="as_pairs.*or a Trajectories"):
+        train_vector_field(model, np.zeros((4, 2)), epochs=1, key=jax.random.PRNGKey(0))

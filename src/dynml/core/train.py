@@ -26,6 +26,7 @@ from jaxtyping import PRNGKeyArray
 from tqdm.auto import tqdm
 
 from . import checkpoint
+from .data import Trajectories
 from .runs import report_divergence
 
 # Above this many int32 entries the per-chunk table of epoch permutations is not built.
@@ -102,6 +103,30 @@ def make_optimizer(
 def _all_finite(tree) -> jax.Array:
     leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+
+
+def as_training_data(data: Any, name: str = "data") -> Any:
+    """`data` checked as a pytree of arrays; a `Trajectories` becomes its one-step pairs.
+
+    A `Trajectories` `traj` is taken as `(x_t, x_{t+dt}, dt)`: `traj.pairs()` with `dt`
+    broadcast to one entry per pair (the layout of `identify.as_pairs`). Any other value must
+    be a pytree whose leaves are numeric arrays with a leading (sample) axis; a `TypeError`
+    names the first leaf that is not.
+    """
+    if isinstance(data, Trajectories):
+        x0, x1, dt = data.pairs()
+        return x0, x1, np.full(x0.shape[0], dt, x0.dtype)
+    leaves = jax.tree_util.tree_leaves(data)
+    if not leaves:
+        raise TypeError(f"{name} holds no arrays: give a pytree of arrays or a Trajectories")
+    for leaf in leaves:
+        kind = getattr(getattr(leaf, "dtype", None), "kind", None)
+        if kind is None or kind in "OUS" or np.ndim(leaf) < 1:
+            raise TypeError(
+                f"{name} must be a Trajectories or a pytree of arrays with a leading sample "
+                f"axis; got a leaf of type {type(leaf).__name__} with shape {np.shape(leaf)}"
+            )
+    return data
 
 
 def _n_samples(data) -> int:
@@ -275,7 +300,8 @@ def fit(
 ) -> FitResult:
     """Minimise `loss_fn(model, batch)` (or `loss_fn(model, batch, key)` if `stochastic`).
 
-    `data` is a pytree of arrays sharing their first dimension; each step uses a mini-batch
+    `data` is a pytree of arrays sharing their first dimension, or a `Trajectories` (taken
+    as its pairs `(x_t, x_{t+dt}, dt)`, see `as_training_data`); each step uses a mini-batch
     of `batch_size` rows (all rows if `None`), drawn without replacement from the epoch's
     permutation. `plateau` holds keyword arguments of `optax.contrib.reduce_on_plateau` (its
     `value` is the step's loss). With `val_data`, the validation loss is computed at every log
@@ -294,6 +320,8 @@ def fit(
         raise ValueError(f"steps must be a positive integer, got {steps}")
     if log_every < 1:
         raise ValueError(f"log_every must be a positive integer, got {log_every}")
+    data = as_training_data(data)
+    val_data = None if val_data is None else as_training_data(val_data, "val_data")
     ensemble = seeds is not None or keys is not None
     if ensemble:
         if keys is None:

@@ -24,6 +24,7 @@ import numpy as np
 import optax
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from ..core.data import Trajectories
 from ..core.solve import heun_step
 from ..core.train import FitResult, fit
 
@@ -36,6 +37,17 @@ def as_pairs(x0, x1, dt) -> Pairs:
     if x0.shape != x1.shape or x0.ndim != 2:
         raise ValueError(f"pairs need h1, h2 of equal shape (n, dim), got {x0.shape}, {x1.shape}")
     return x0, x1, jnp.broadcast_to(jnp.asarray(dt, jnp.float32), x0.shape[:1])
+
+
+def _pairs_of(data: "Pairs | Trajectories", name: str) -> Pairs:
+    """`data` as `Pairs`: a `Trajectories` gives its one-step pairs `as_pairs(*traj.pairs())`."""
+    if isinstance(data, Trajectories):
+        return as_pairs(*data.pairs())
+    if not (isinstance(data, tuple | list) and len(data) == 3):
+        raise TypeError(
+            f"{name} must be as_pairs(h1, h2, dt) or a Trajectories, got {type(data).__name__}"
+        )
+    return data
 
 
 def heun_loss(
@@ -101,7 +113,7 @@ def adamw_amsgrad(learning_rate: float, weight_decay: float = 0.0) -> optax.Grad
 
 def train_vector_field(
     model: eqx.Module,
-    pairs: Pairs,
+    pairs: "Pairs | Trajectories",
     *,
     epochs: int,
     key: PRNGKeyArray,
@@ -111,7 +123,7 @@ def train_vector_field(
     clip_norm: float = 1.0,
     plateau_patience: int = 25,
     min_learning_rate: float = 5e-6,
-    val_pairs: Pairs | None = None,
+    val_pairs: "Pairs | Trajectories | None" = None,
     n_members: int | None = None,
     seeds: int | None = None,
     log_epochs: int = 10,
@@ -122,7 +134,8 @@ def train_vector_field(
     """Fit `model` (or an `ensemble` of `n_members`) by `loss` (one-step Heun) on `pairs`.
 
     With `seeds=K`, `model` is a factory `key -> model` and K members train together, each
-    as if alone (module doc); `result.model` is their stack. `pairs` is `as_pairs(h1, h2, dt)`. Mini-batches of `batch_size`; the learning rate halves
+    as if alone (module doc); `result.model` is their stack. `pairs` is `as_pairs(h1, h2, dt)`
+    or a `Trajectories` (its one-step pairs `traj.pairs()`, likewise `val_pairs`). Mini-batches of `batch_size`; the learning rate halves
     after `plateau_patience` epochs without improvement of the epoch-averaged training loss.
     Without `val_pairs` training runs as one compiled scan; with them, the validation loss is
     checked every `log_epochs` epochs and the best model is kept.
@@ -131,6 +144,8 @@ def train_vector_field(
         raise ValueError(f"epochs must be >= 1, got {epochs}")
     if seeds is not None and n_members is not None:
         raise ValueError("give seeds= (independent members) or n_members= (summed), not both")
+    pairs = _pairs_of(pairs, "pairs")
+    val_pairs = None if val_pairs is None else _pairs_of(val_pairs, "val_pairs")
     n = pairs[0].shape[0]
     steps_per_epoch = max(1, n // min(batch_size, n))
     loss = loss if n_members is None else summed(loss)
