@@ -3,6 +3,7 @@
 from .compile import CompileStats, enable_persistent_cache
 from .data import Trajectories
 from .field import AbstractVectorField, as_field
+from .io import load_model, save_model
 from .nn import ACTIVATIONS, MLP, ResMLP, activation, count_params
 from .solve import (
     ONE_STEP,
@@ -36,9 +37,11 @@ __all__ = [
     "euler_step",
     "fit",
     "heun_step",
+    "load_model",
     "one_step",
     "rk4_step",
     "rk_step",
+    "save_model",
     "solve",
     "solve_sde",
 ]
