@@ -82,6 +82,8 @@ def test_quick_run_writes_a_complete_run_folder(capsys, tmp_path):
     assert config["quick"] and "jax" in config["versions"] and config["seed"] == 0
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["status"] == "done" and metrics["compile"]["executables"] >= 0
+    # the process's CPU time over the run: positive, and on 2 cores at most ~2x the wall time
+    assert 0 < metrics["cpu_s"] <= 2.5 * metrics["elapsed_s"] + 0.5
     assert [c["verdict"] for c in metrics["claims"]] == ["holds", "holds"]
     assert main(["runs", "--out", str(tmp_path)]) == 0
     listing = capsys.readouterr().out
@@ -129,6 +131,7 @@ def test_reproduce_writes_the_scoreboard(capsys, tmp_path):
     assert "scoreboard: 2 claims, 2 hold, 0 fail, 0 not measured" in out
     board = (tmp_path / "scoreboard.md").read_text()
     assert board.count("| toy-line |") == 2 and "Wall and compile time" in board
+    assert "cpu s" in board
 
 
 @pytest.mark.slow

@@ -54,7 +54,8 @@ def _print_run(run) -> None:
     wall = time.time() - run.started
     jit = run.compile_stats.get("compile_seconds")
     jit_text = f", {jit:.1f} s compiling" if jit is not None else ""
-    print(f"{run.name}: {run.status} in {run.folder} ({wall:.1f} s{jit_text})")
+    cpu_text = f", {run.cpu_seconds():.1f} s CPU"
+    print(f"{run.name}: {run.status} in {run.folder} ({wall:.1f} s{cpu_text}{jit_text})")
     for key, value in run.metrics.items():
         paper = run.paper_values.get(key)
         beside = f"   (paper: {paper})" if paper is not None else ""
@@ -345,21 +346,24 @@ def _cmd_claims(args) -> int:
 
 
 def _timing_table(timing: list) -> str:
-    """Per run: wall seconds, compile seconds and their share; the totals."""
+    """Per run: wall and CPU seconds, compile seconds and their share of wall; the totals."""
     lines = [
-        f"{'experiment':<24} {'status':<9} {'wall s':>8} {'jit s':>7} {'jit %':>6} {'compiles':>8}"
+        f"{'experiment':<24} {'status':<9} {'wall s':>8} {'cpu s':>8} {'jit s':>7} {'jit %':>6} "
+        f"{'compiles':>8}"
     ]
-    total_wall = total_jit = 0.0
-    for name, status, wall, stats in timing:
+    total_wall = total_cpu = total_jit = 0.0
+    for name, status, wall, cpu, stats in timing:
         jit = float(stats.get("compile_seconds") or 0.0)
-        total_wall, total_jit = total_wall + wall, total_jit + jit
+        total_wall, total_cpu, total_jit = total_wall + wall, total_cpu + cpu, total_jit + jit
         share = 100 * jit / wall if wall else 0.0
         lines.append(
-            f"{name:<24} {status:<9} {wall:>8.1f} {jit:>7.1f} {share:>5.0f}% "
+            f"{name:<24} {status:<9} {wall:>8.1f} {cpu:>8.1f} {jit:>7.1f} {share:>5.0f}% "
             f"{stats.get('compilations', '-'):>8}"
         )
     share = 100 * total_jit / total_wall if total_wall else 0.0
-    lines.append(f"{'total':<24} {'':<9} {total_wall:>8.1f} {total_jit:>7.1f} {share:>5.0f}%")
+    lines.append(
+        f"{'total':<24} {'':<9} {total_wall:>8.1f} {total_cpu:>8.1f} {total_jit:>7.1f} {share:>5.0f}%"
+    )
     return "\n".join(lines)
 
 
@@ -385,7 +389,7 @@ def _cmd_reproduce(args) -> int:
         if run is not None:
             finished.append((spec.name, mode, run.claim_results()))
             wall = (run.finished or time.time()) - run.started
-            timing.append((spec.name, run.status, wall, run.compile_stats))
+            timing.append((spec.name, run.status, wall, run.cpu_seconds(), run.compile_stats))
     print(f"reproduced {len(specs) - len(failed)} of {len(specs)} experiments in {out}")
     print(_timing_table(timing))
     rows = scoreboard_rows(finished)

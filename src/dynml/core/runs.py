@@ -84,6 +84,8 @@ class Run:
         self.divergences: list[str] = []
         self.compile_stats: dict[str, float] = {}
         self.started = time.time()
+        self.cpu_started = time.process_time()
+        self.cpu_total: float | None = None
         self.finished: float | None = None
         self.status = "running"
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -142,6 +144,16 @@ class Run:
         self.divergences.append(message)
         self.note(f"**Diverged:** {message}")
 
+    def cpu_seconds(self) -> float:
+        """CPU seconds (user + system, all threads) this process spent since the run began.
+
+        Beside the wall time it tells what a run costs on a machine shared with other jobs:
+        on an idle 2-core machine the wall time is at most this and at least half of it.
+        """
+        if self.cpu_total is not None:
+            return self.cpu_total
+        return time.process_time() - self.cpu_started
+
     def claim_results(self) -> list[dict]:
         """The verdict of every declared claim on the metrics recorded so far."""
         return evaluate_claims(self.claims, self.metrics, self.quick)
@@ -153,6 +165,7 @@ class Run:
                 "experiment": self.name,
                 "status": self.status,
                 "elapsed_s": round(time.time() - self.started, 2),
+                "cpu_s": round(self.cpu_seconds(), 2),
                 "metrics": self.metrics,
                 "paper": self.paper_values,
                 "metric_notes": self.metric_notes,
@@ -168,6 +181,7 @@ class Run:
         """Write `metrics.json` and `report.md` with the final status."""
         self.status = status
         self.finished = time.time()
+        self.cpu_total = time.process_time() - self.cpu_started
         if error:
             self.notes.append(f"**Run failed:** {error}")
         self._write_metrics()
