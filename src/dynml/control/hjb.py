@@ -159,7 +159,7 @@ def msa_control(prob: MeanFieldLQ, x0, *, iterations: int = 30, rho: float = 0.0
     theta0 = jnp.zeros((prob.horizon, prob.B.shape[1]))
     layers = lq_layers(prob, theta0)
     method = MSA(rho=rho, filter_spec=lq_controls(layers), **({"inner": "lbfgs"} | inner))
-    term = lambda xc, y: terminal_cost(prob, xc)  # noqa: E731
+    term = jax.tree_util.Partial(terminal_cost, prob)  # arrays traced: msa_fit compiles once
     data = (augment(x0), jnp.zeros(x0.shape[0]))
     res = msa_fit(layers, term, data, method, steps=iterations, key=jax.random.key(0))
     return jnp.stack([layer.theta for layer in res.model]), res.history["loss"]
@@ -234,7 +234,7 @@ def msa_feedback_control(prob: MeanFieldLQ, x0, *, iterations: int = 100, rho: f
         replace=(True,) * (2 * len(layers)),
     )
     method = MSA(rho=rho, filter_spec=spec, inner="lbfgs")
-    term = lambda xc, y: terminal_cost(prob, xc)  # noqa: E731
+    term = jax.tree_util.Partial(terminal_cost, prob)  # arrays traced: msa_fit compiles once
     data = (augment(x0), jnp.zeros(x0.shape[0]))
     res = msa_fit(layers, term, data, method, steps=iterations, key=jax.random.key(0))
     theta = jnp.stack([s.theta for s in res.model])

@@ -209,6 +209,28 @@ def as_layers(model, x: Array) -> tuple[tuple, Callable]:
     return wrapped, rebuild
 
 
+@eqx.filter_jit
+def _scan_fit(params, static, state, method, loss, x, y, key, steps: int, bsz: int):
+    """`steps` iterations of `method` in one `lax.scan`; mini-batch `i` is slice `i mod E` of
+    epoch `i // E`'s permutation (`E = n // bsz`).
+
+    Module-level and filter-jitted: arrays (parameters, data, the arrays inside `loss`, say a
+    `jax.tree_util.Partial`) are traced and everything else is static, so a second call with the
+    same model structure, method, loss function and shapes reuses the compiled loop.
+    """
+    n = x.shape[0]
+    per_epoch = n // bsz
+
+    def step(carry, i):
+        p, s = carry
+        perm = jax.random.permutation(jax.random.fold_in(key, i // per_epoch), n)
+        idx = jax.lax.dynamic_slice_in_dim(perm, (i % per_epoch) * bsz, bsz)
+        new, s, value = method.update(eqx.combine(p, static), s, (x[idx], y[idx]), loss)
+        return (eqx.filter(new, eqx.is_array), s), value
+
+    return jax.lax.scan(step, (params, state), jnp.arange(steps))
+
+
 def msa_fit(
     model,
     loss: Terminal,
@@ -243,21 +265,12 @@ def msa_fit(
     layers, rebuild = as_layers(model, x)
     n = x.shape[0]
     bsz = n if batch_size is None or batch_size >= n else int(batch_size)
-    per_epoch = n // bsz
     state = method.init(layers)
     params, static = eqx.partition(layers, eqx.is_array)
-
-    def step(carry, i):
-        p, s = carry
-        perm = jax.random.permutation(jax.random.fold_in(key, i // per_epoch), n)
-        idx = jax.lax.dynamic_slice_in_dim(perm, (i % per_epoch) * bsz, bsz)
-        new, s, value = method.update(eqx.combine(p, static), s, (x[idx], y[idx]), loss)
-        return (eqx.filter(new, eqx.is_array), s), value
-
-    run = jax.jit(lambda p, s: jax.lax.scan(step, (p, s), jnp.arange(steps)))
-    compiled = run.lower(params, state).compile()
+    args = (params, static, state, method, loss, x, y, key, steps, bsz)
+    compiled = _scan_fit.lower(*args).compile()
     start = time.perf_counter()
-    (params, _), losses = jax.block_until_ready(compiled(params, state))
+    (params, _), losses = jax.block_until_ready(compiled(*args))
     seconds = time.perf_counter() - start
     losses = np.asarray(losses)
     bad = ~np.isfinite(losses)
