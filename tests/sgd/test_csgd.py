@@ -189,3 +189,13 @@ def test_bad_input():
     opt = csgd(0.1)
     with pytest.raises(ValueError, match="params"):
         opt.update(jnp.ones(2), opt.init(jnp.ones(2)))
+
+
+def test_last_epochs_fluctuation_is_the_median_range_over_kept_settings():
+    from dynml.sgd.robustness import last_epochs_fluctuation
+
+    acc = np.array([[0.1, 0.90, 0.92, 0.91], [0.2, 0.80, 0.86, 0.83], [0.3, 0.5, 0.5, 0.9]])
+    # ranges over the last 3 epochs: 0.02, 0.06, (0.4, diverged: left out) -> median 0.04
+    got = last_epochs_fluctuation(acc, np.array([False, False, True]), 3)
+    assert abs(got - 0.04) < 1e-12
+    assert np.isnan(last_epochs_fluctuation(acc, np.array([True] * 3), 3))

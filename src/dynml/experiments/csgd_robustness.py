@@ -22,7 +22,7 @@ from ..core.experiment import experiment
 from ..core.nn import MLP
 from ..core.runs import Run
 from ..sgd.adaptive import cmsgd, csgd
-from ..sgd.robustness import accuracy_spread, batch_order, train_grid
+from ..sgd.robustness import accuracy_spread, batch_order, last_epochs_fluctuation, train_grid
 from ..systems.datasets import classification_data
 
 _SOURCE = "Li, Tai, E 2017; the authors' MNIST notebooks (784-300-10 MLP)"
@@ -87,7 +87,8 @@ def run(cfg: Config, run: Run) -> None:
         "cMSGD": (lambda mu: cmsgd(cfg.momentum_lr, mu0=mu), mus),
         "MSGD": (lambda mu: optax.sgd(cfg.momentum_lr, momentum=mu), mus),
     }
-    res = {name: train_grid(make, grid, model, train, test, order) for name, (make, grid) in grids.items()}  # fmt: skip
+    res = {name: train_grid(make, grid, model, train, test, order, cfg.epochs) for name, (make, grid) in grids.items()}  # fmt: skip
+    k = max(1, min(10, cfg.epochs // 4))  # the settled last epochs
 
     paper_spread = {"cSGD": 0.2, "SGD": 3.9, "Adam": 20.6}
     for name, r in res.items():
@@ -96,6 +97,12 @@ def run(cfg: Config, run: Run) -> None:
                    note="max − min final test accuracy over the settings that did not diverge")  # fmt: skip
         run.metric(f"{name}_best_accuracy_pct", 100 * best)
         run.metric(f"{name}_worst_accuracy_pct", 100 * worst)
+        run.metric(f"{name}_last_epochs_fluctuation_pct",
+                   100 * last_epochs_fluctuation(r.epoch_accuracy, r.diverged, k),
+                   note=f"median over settings of max − min test accuracy over the last {k} epochs")  # fmt: skip
+        mean_spread = accuracy_spread(r.epoch_accuracy[:, -k:].mean(axis=1), r.diverged)[0]
+        run.metric(f"{name}_last_epochs_mean_spread_pct", 100 * mean_spread,
+                   note=f"spread over settings of the test accuracy averaged over the last {k} epochs")  # fmt: skip
         run.metric(f"{name}_n_diverged", int(r.diverged.sum()),
                    note=f"of {cfg.n_settings} settings: non-finite or final loss above initial")  # fmt: skip
     rows = []

@@ -21,13 +21,15 @@ from jaxtyping import Array, Float, Int
 
 class GridResult(NamedTuple):
     """Per setting: final test accuracy, initial and final training loss, diverged flag,
-    and the mean control (cSGD's `u`, cMSGD's `μ`; NaN for other optimisers) per step."""
+    the mean control (cSGD's `u`, cMSGD's `μ`; NaN for other optimisers) per step, and the
+    test accuracy after each epoch `(settings, epochs)`."""
 
     accuracy: np.ndarray
     initial_loss: np.ndarray
     final_loss: np.ndarray
     diverged: np.ndarray
     control: np.ndarray
+    epoch_accuracy: np.ndarray
 
 
 def batch_order(key: Array, n: int, batch_size: int, epochs: int) -> Int[Array, "steps batch"]:
@@ -58,15 +60,24 @@ def train_grid(
     train: tuple[Float[Array, "n d"], Int[Array, " n"]],
     test: tuple[Float[Array, "m d"], Int[Array, " m"]],
     order: Int[Array, "steps batch"],
+    epochs: int = 1,
 ) -> GridResult:
     """Train `model` with `make_opt(setting)` for every setting (`vmap`), on the same
-    mini-batches `order` and the same initialisation; softmax cross-entropy."""
+    mini-batches `order` (`epochs` equal passes) and the same initialisation; softmax
+    cross-entropy. The test accuracy is recorded after every epoch, so the epoch-to-epoch
+    fluctuation of the last iterate can be set beside the spread over settings."""
     (x_tr, y_tr), (x_te, y_te) = train, test
+    if epochs < 1 or order.shape[0] % epochs:
+        raise ValueError(f"{order.shape[0]} steps do not split into {epochs} equal epochs")
     params, static = eqx.partition(model, eqx.is_inexact_array)
+    by_epoch = order.reshape(epochs, -1, order.shape[1])
 
     def loss(p, x, y):
         logits = jax.vmap(eqx.combine(p, static))(x)
         return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+    def accuracy(p):
+        return jnp.mean(jnp.argmax(jax.vmap(eqx.combine(p, static))(x_te), -1) == y_te)
 
     def one(setting):
         opt = make_opt(setting)
@@ -77,19 +88,22 @@ def train_grid(
             upd, s = opt.update(g, s, p)
             return (optax.apply_updates(p, upd), s), _mean_control(s)
 
-        (p, _), controls = jax.lax.scan(step, (params, opt.init(params)), order)
-        logits = jax.vmap(eqx.combine(p, static))(x_te)
-        acc = jnp.mean(jnp.argmax(logits, -1) == y_te)
-        finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(q)) for q in jax.tree.leaves(p)]))
-        return acc, loss(p, x_tr, y_tr), finite, controls
+        def epoch(carry, idx):
+            carry, controls = jax.lax.scan(step, carry, idx)
+            return carry, (controls, accuracy(carry[0]))
 
-    acc, final, finite, controls = jax.jit(jax.vmap(one))(jnp.asarray(settings))
+        (p, _), (controls, accs) = jax.lax.scan(epoch, (params, opt.init(params)), by_epoch)
+        finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(q)) for q in jax.tree.leaves(p)]))
+        return accs[-1], loss(p, x_tr, y_tr), finite, controls.reshape(-1), accs
+
+    acc, final, finite, controls, accs = jax.jit(jax.vmap(one))(jnp.asarray(settings))
     initial = float(loss(params, x_tr, y_tr))
     final = np.asarray(final)
     diverged = ~np.asarray(finite) | ~np.isfinite(final) | (final > initial)
     return GridResult(
-        np.asarray(acc), np.full(len(final), initial), final, diverged, np.asarray(controls)
-    )
+        np.asarray(acc), np.full(len(final), initial), final, diverged, np.asarray(controls),
+        np.asarray(accs),
+    )  # fmt: skip
 
 
 def accuracy_spread(accuracy: np.ndarray, diverged: np.ndarray) -> tuple[float, float, float]:
@@ -99,3 +113,10 @@ def accuracy_spread(accuracy: np.ndarray, diverged: np.ndarray) -> tuple[float, 
     if ok.size == 0:
         return float("nan"), float("nan"), float("nan")
     return float(ok.max() - ok.min()), float(ok.min()), float(ok.max())
+
+
+def last_epochs_fluctuation(epoch_accuracy: np.ndarray, diverged: np.ndarray, k: int) -> float:
+    """Median over the non-diverged settings of `max − min` test accuracy over the last `k`
+    epochs: how much the last iterate alone moves once training has settled (NaN if none)."""
+    ok = np.asarray(epoch_accuracy)[~np.asarray(diverged, dtype=bool), -k:]
+    return float(np.median(ok.max(axis=1) - ok.min(axis=1))) if ok.size else float("nan")
