@@ -1,11 +1,12 @@
 """Analysis of a learned vector field `f(h) -> dh/dt`: fixed points, limit cycles, rollouts.
 
-- Fixed points: Newton's method `h <- h - J(h)^{-1} f(h)` (step length capped) from many
-  starts at once (vmap), converged roots merged, each with the eigenvalues of `J = df/dh`.
+- Fixed points: Newton's method `h <- h - J(h)^{-1} f(h)` (`optimistix.Newton` through
+  `optimistix.root_find`) from many starts at once (vmap), converged roots merged, each with
+  the eigenvalues of `J = df/dh`.
 - Limit cycles: single shooting on `(h0, T)`: `phi_T(h0) - h0 = 0` with the phase condition
-  `f(h_ref) . (h0 - h_ref) = 0`; `phi_T` is classical RK4 in rescaled time `s = t / T`, so
-  Newton differentiates through it in `T` too. Floquet multipliers: eigenvalues of
-  `d phi_T / d h0`.
+  `f(h_ref) . (h0 - h_ref) = 0`, solved by the same Newton root finder; `phi_T` is classical
+  RK4 (through `core.solve`) in rescaled time `s = t / T`, so Newton differentiates through
+  it in `T` too. Floquet multipliers: eigenvalues of `d phi_T / d h0`.
 - Long rollouts through `core.solve`, the fraction that stays bounded, and a histogram
   distance between long-time distributions (mean over coordinates of the total variation).
 """
@@ -17,9 +18,10 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optimistix as optx
 from jaxtyping import Array, Float
 
-from ..core.solve import rk4_step, solve
+from ..core.solve import solve
 
 VectorField = Callable[[Array], Array]
 
@@ -42,16 +44,18 @@ def jacobian_eigenvalues(field: VectorField, h: Float[Array, " dim"]) -> np.ndar
     return np.linalg.eigvals(np.asarray(jax.jacfwd(field)(jnp.asarray(h)), np.float64))
 
 
-@eqx.filter_jit
-def _newton(field, starts, n_iter: int, max_step: float):
-    def step(h, _):
-        f, jac = field(h), jax.jacfwd(field)(h)
-        delta = jnp.linalg.solve(jac, f)
-        size = jnp.linalg.norm(delta)
-        return h - delta * jnp.minimum(1.0, max_step / (size + 1e-30)), None
+def _root(fn, z0, n_iter: int, rtol: float, atol: float) -> Array:
+    """`optimistix.root_find` of `fn(z) = 0` by Newton from `z0`, at most `n_iter` steps;
+    the last iterate is returned whether or not it converged (callers check the residual)."""
+    solver = optx.Newton(rtol=rtol, atol=atol)
+    sol = optx.root_find(lambda z, _: fn(z), solver, z0, max_steps=n_iter, throw=False)
+    return sol.value
 
+
+@eqx.filter_jit
+def _newton(field, starts, n_iter: int, rtol: float, atol: float):
     def solve_one(h0):
-        h, _ = jax.lax.scan(step, h0, None, length=n_iter)
+        h = _root(field, h0, n_iter, rtol, atol)
         return h, jnp.linalg.norm(field(h))
 
     return jax.vmap(solve_one)(starts)
@@ -62,18 +66,21 @@ def find_fixed_points(
     starts: Float[Array, "n dim"],
     *,
     n_iter: int = 60,
-    max_step: float = 5.0,
     tol: float = 1e-3,
     merge_tol: float = 1e-2,
+    rtol: float = 1e-6,
+    atol: float = 1e-6,
 ) -> FixedPoints:
-    """Roots of `field` reached by damped Newton from each start, merged within `merge_tol`.
+    """Roots of `field` reached by Newton from each start, merged within `merge_tol`.
 
-    A root counts when `|f(h)| < tol * (1 + |h|)`. Works for any equinox-module field.
+    `optimistix.Newton` stops a start once its step is below `atol + rtol |h|` (at most
+    `n_iter` steps); a root counts when `|f(h)| < tol * (1 + |h|)`. Starts that diverge are
+    dropped. Works for any equinox-module field.
     """
     starts = jnp.asarray(starts, jnp.float32)
     if starts.ndim != 2:
         raise ValueError(f"starts must have shape (n, dim), got {starts.shape}")
-    roots, residual = (np.asarray(a) for a in _newton(field, starts, n_iter, max_step))
+    roots, residual = (np.asarray(a) for a in _newton(field, starts, n_iter, rtol, atol))
     ok = np.isfinite(residual) & (residual < tol * (1 + np.linalg.norm(roots, axis=1)))
     kept: list[np.ndarray] = []
     for h in roots[ok][np.argsort(residual[ok])]:
@@ -103,13 +110,19 @@ class LimitCycle:
     converged: bool
 
 
-def flow_map(field: VectorField, h0: Array, period: Array, n_steps: int) -> Array:
-    """`phi_T(h0)` by `n_steps` classical RK4 steps of `dh/ds = T f(h)` on `s in [0, 1]`."""
+def _rescaled(s, h, args):
+    del s
+    field, period = args
+    return period * field(h)
 
-    def step(h, _):
-        return rk4_step(lambda y: period * field(y), h, 1.0 / n_steps), None
 
-    return jax.lax.scan(step, h0, None, length=n_steps)[0]
+def flow_map(field: VectorField, h0: Float[Array, " dim"], period: Array, n_steps: int) -> Array:
+    """`phi_T(h0)`: `n_steps` classical RK4 steps (`core.solve`) of `dh/ds = T f(h)`, `s in [0, 1]`.
+
+    Differentiable in `h0` and in `T` (the period enters as an argument of the field).
+    """
+    ends = np.array([0.0, 1.0], np.float32)
+    return solve(_rescaled, h0, ends, args=(field, period), solver="rk4", dt=1.0 / n_steps)[-1]
 
 
 def find_limit_cycle(
@@ -120,8 +133,14 @@ def find_limit_cycle(
     n_steps: int = 400,
     n_iter: int = 30,
     tol: float = 1e-4,
+    rtol: float = 1e-6,
+    atol: float = 1e-6,
 ) -> LimitCycle:
-    """Shooting for a periodic orbit near the guess `(h0, period)` (Newton on `(h, T)`)."""
+    """Shooting for a periodic orbit near the guess `(h0, period)` (Newton on `(h, T)`).
+
+    `converged` when `|residual| < tol (1 + |h|)` and `T > 0`; Newton stops once its step
+    is below `atol + rtol |z|` or after `n_iter` steps.
+    """
     h_ref = jnp.asarray(h0, jnp.float32)
     f_ref = field(h_ref)
 
@@ -129,13 +148,9 @@ def find_limit_cycle(
         h, t = z[:-1], z[-1]
         return jnp.concatenate([flow_map(field, h, t, n_steps) - h, (f_ref @ (h - h_ref))[None]])
 
-    newton = jax.jit(lambda z: z - jnp.linalg.solve(jax.jacfwd(residual)(z), residual(z)))
-    z = jnp.concatenate([h_ref, jnp.array([period], jnp.float32)])
-    for _ in range(n_iter):
-        z = newton(z)
-        err = float(jnp.linalg.norm(residual(z)))
-        if not np.isfinite(err) or err < tol * (1 + float(jnp.linalg.norm(z[:-1]))):
-            break
+    z0 = jnp.concatenate([h_ref, jnp.array([period], jnp.float32)])
+    z = jax.jit(lambda z: _root(residual, z, n_iter, rtol, atol))(z0)
+    err = float(jnp.linalg.norm(residual(z)))
     h, t = z[:-1], z[-1]
     monodromy = jax.jacfwd(lambda y: flow_map(field, y, t, n_steps))(h)
     multipliers = np.linalg.eigvals(np.asarray(monodromy, np.float64))
