@@ -67,3 +67,22 @@ def test_joint_training_keeps_the_first_layer_frozen_and_lowers_the_loss():
     )
     assert result.history["loss"][-1] < result.history["loss"][0]
     np.testing.assert_allclose(result.model[0].pca.components, ae.pca.components)
+
+
+def test_pca_agrees_with_scikit_learn():
+    """Both branches (n >= dim: covariance eigh; n < dim: SVD) against sklearn's PCA:
+    same components up to sign, variances with the population divisor, same ratios."""
+    from sklearn.decomposition import PCA as SkPCA
+
+    rng = np.random.default_rng(0)
+    for n, dim in ((400, 12), (8, 30)):
+        x = rng.normal(size=(n, dim)) @ rng.normal(size=(dim, dim)) + rng.normal(size=dim)
+        m = 5
+        ours = PCA.fit(x, m, n_report=m)
+        sk = SkPCA(n_components=m, svd_solver="full").fit(x)
+        comps = np.asarray(ours.components, np.float64)
+        signs = np.sign(np.sum(comps * sk.components_, axis=1))
+        np.testing.assert_allclose(comps * signs[:, None], sk.components_, atol=2e-4)
+        np.testing.assert_allclose(ours.variance, sk.explained_variance_ * (n - 1) / n, rtol=1e-5)
+        np.testing.assert_allclose(ours.explained_variance_ratio, sk.explained_variance_ratio_, rtol=1e-5)
+        np.testing.assert_allclose(ours.mean, sk.mean_, rtol=1e-5, atol=1e-5)

@@ -41,7 +41,17 @@ class PCA(eqx.Module):
 
     @classmethod
     def fit(cls, x: Float[np.ndarray, "n dim"], m: int, n_report: int = 10) -> "PCA":
-        """Fit on the rows of `x` (eigen-decomposition of the covariance, float64)."""
+        """Fit on the rows of `x` (eigen-decomposition of the covariance, float64).
+
+        The covariance is `X_c^T X_c / n` (divisor `n`); with fewer samples than dimensions
+        the SVD of `X_c` gives the same spectrum. This is scikit-learn's
+        `PCA(svd_solver="covariance_eigh")` (resp. `"full"`) with the population divisor:
+        components agree up to the sign of each one, `variance` is sklearn's
+        `explained_variance_ * (n - 1) / n`, ratios are equal (tested against sklearn). The
+        hand-written form is kept because sklearn's sign convention (`svd_flip`) would flip
+        components and so change every downstream PCA coordinate (the Rayleigh–Bénard
+        study's reduced data and the models fitted on it) without changing the subspace.
+        """
         x = np.asarray(x, np.float64)
         if x.ndim != 2:
             raise ValueError(f"PCA.fit needs x of shape (n_samples, dim), got {x.shape}")
