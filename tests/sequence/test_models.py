@@ -56,7 +56,7 @@ def test_linear_tcn_is_a_convolution_with_its_impulse_response():
     [
         lambda k: RNN(8, 2, 1, key=k),
         lambda k: RNN(8, 2, 1, key=k, residual=True),
-        lambda k: TemporalCNN(4, 3, 2, 1, key=k, activation_name="relu", residual=True),
+        lambda k: TemporalCNN(4, 3, 2, 1, key=k, activation="relu", residual=True),
         lambda k: CausalTransformer(2, 1, 32, d_model=16, depth=1, heads=2, key=k),
     ],
 )

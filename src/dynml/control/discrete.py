@@ -77,7 +77,7 @@ class BatchNormAct(eqx.Module):
 
 
 def discrete_mlp(
-    sizes, *, key, weights="binary", quantise="none", act="tanh", density: float = 1.0
+    sizes, *, key, weights="binary", quantise="none", activation="tanh", density: float = 1.0
 ):
     """Layers `Linear, BN+σ, ..., Linear, BN` for widths `sizes` (last BN without activation).
 
@@ -102,7 +102,7 @@ def discrete_mlp(
         last = i == len(sizes) - 2
         layers += [
             DiscreteLinear(w, quantise),
-            BatchNormAct(jnp.ones(n_out), jnp.zeros(n_out), "identity" if last else act),
+            BatchNormAct(jnp.ones(n_out), jnp.zeros(n_out), "identity" if last else activation),
         ]
     return tuple(layers)
 

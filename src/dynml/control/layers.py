@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from ..core import nn as _nn
 from ..core.nn import activation
 
 
@@ -21,15 +22,15 @@ class Residual(eqx.Module):
     step: float = eqx.field(static=True)
     act: str = eqx.field(static=True)
 
-    def __init__(self, dim: int, *, step: float = 0.25, act: str = "tanh", key=None):
+    def __init__(self, dim: int, *, step: float = 0.25, activation: str = "tanh", key=None):
         """Zero weights (the toy problem's saddle) when `key` is `None`, else `N(0, 1/dim)`."""
-        activation(act)
+        _nn.activation(activation)
         if key is None:
             self.weight = jnp.zeros((dim, dim))
         else:
             self.weight = jax.random.normal(key, (dim, dim)) / jnp.sqrt(dim)
         self.bias = jnp.zeros(dim)
-        self.step, self.act = step, act
+        self.step, self.act = step, activation
 
     def __call__(self, x: Float[Array, "S dim"]) -> Float[Array, "S dim"]:
         return x + self.step * activation(self.act)(x @ self.weight.T + self.bias)
@@ -42,11 +43,11 @@ class Dense(eqx.Module):
     bias: Float[Array, " out"]
     act: str = eqx.field(static=True)
 
-    def __init__(self, inp: int, out: int, *, key: PRNGKeyArray, act: str = "identity"):
-        activation(act)
+    def __init__(self, inp: int, out: int, *, key: PRNGKeyArray, activation: str = "identity"):
+        _nn.activation(activation)
         self.weight = jax.random.normal(key, (out, inp)) / jnp.sqrt(inp)
         self.bias = jnp.zeros(out)
-        self.act = act
+        self.act = activation
 
     def __call__(self, x: Float[Array, "S inp"]) -> Float[Array, "S out"]:
         return activation(self.act)(x @ self.weight.T + self.bias)
@@ -63,11 +64,13 @@ class Conv(eqx.Module):
     bias: Float[Array, " out"]
     act: str = eqx.field(static=True)
 
-    def __init__(self, inp: int, out: int, size: int = 3, *, key: PRNGKeyArray, act="tanh"):
-        activation(act)
+    def __init__(
+        self, inp: int, out: int, size: int = 3, *, key: PRNGKeyArray, activation: str = "tanh"
+    ):
+        _nn.activation(activation)
         self.kernel = jax.random.normal(key, (out, inp, size, size)) / jnp.sqrt(inp * size**2)
         self.bias = jnp.zeros(out)
-        self.act = act
+        self.act = activation
 
     def __call__(self, x: Float[Array, "S C H W"]) -> Float[Array, "S C2 H W"]:
         return activation(self.act)(_conv(x, self.kernel) + self.bias[:, None, None])
@@ -80,7 +83,7 @@ class ConvResidual(eqx.Module):
     step: float = eqx.field(static=True)
 
     def __init__(self, channels: int, size: int = 3, *, key: PRNGKeyArray, step: float = 0.5):
-        self.conv = Conv(channels, channels, size, key=key, act="tanh")
+        self.conv = Conv(channels, channels, size, key=key, activation="tanh")
         self.step = step
 
     def __call__(self, x: Float[Array, "S C H W"]) -> Float[Array, "S C H W"]:
@@ -133,7 +136,7 @@ def residual_classifier(kind: str, side: int, key: PRNGKeyArray, classes: int = 
         blocks = tuple(Residual(32, step=0.5, key=kk) for kk in k[2:6])
         return (
             Flatten(),
-            Dense(side * side, 32, key=k[0], act="tanh"),
+            Dense(side * side, 32, key=k[0], activation="tanh"),
             *blocks,
             Dense(32, classes, key=k[1]),
         )

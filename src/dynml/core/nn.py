@@ -42,6 +42,9 @@ def activation(name: str) -> Callable[[Array], Array]:
     return ACTIVATIONS[name]
 
 
+_named = activation  # for constructors whose `activation` argument shadows the function
+
+
 class MLP(eqx.Module):
     """Fully connected network `in_size -> width x depth -> out_size` with a named activation."""
 
@@ -53,11 +56,11 @@ class MLP(eqx.Module):
         out_size: int,
         width: int,
         depth: int,
-        activation_name: str = "tanh",
+        activation: str = "tanh",
         *,
         key: PRNGKeyArray,
     ):
-        self.net = eqx.nn.MLP(in_size, out_size, width, depth, activation(activation_name), key=key)
+        self.net = eqx.nn.MLP(in_size, out_size, width, depth, _named(activation), key=key)
 
     def __call__(self, x: Float[Array, " in_size"]) -> Float[Array, " out_size"]:
         return self.net(x)
@@ -81,7 +84,7 @@ class ResMLP(eqx.Module):
         out_size: int,
         width: int,
         depth: int,
-        activation_name: str = "tanh",
+        activation: str = "tanh",
         *,
         key: PRNGKeyArray,
     ):
@@ -95,7 +98,7 @@ class ResMLP(eqx.Module):
             for i in range(depth)
         )
         self.project = eqx.nn.Linear(width, out_size, key=keys[-1])
-        self.act = activation(activation_name)
+        self.act = _named(activation)
 
     def __call__(self, x: Float[Array, " in_size"]) -> Float[Array, " out_size"]:
         h = self.lift(x)

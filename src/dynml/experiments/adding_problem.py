@@ -33,7 +33,7 @@ def make_model(name: str, length: int, width: int, *, key):
         return LinearRNN(width, 2, 1, dt=0.1, key=key)
     if name == "tcn":
         depth = int(np.ceil(np.log2(length)))
-        return TemporalCNN(width // 2, depth, 2, 1, key=key, activation_name="relu", residual=True)
+        return TemporalCNN(width // 2, depth, 2, 1, key=key, activation="relu", residual=True)
     if name == "transformer":
         return CausalTransformer(2, 1, length, d_model=width // 2, depth=2, heads=4, key=key)
     raise ValueError(f"unknown model {name!r}; choose one of {MODELS}")

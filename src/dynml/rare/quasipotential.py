@@ -42,13 +42,13 @@ class DecomposedField(eqx.Module):
         scale=None,
         width: int = 50,
         depth: int = 3,
-        activation_name: str = "tanh",
+        activation: str = "tanh",
         c_v: float = 1.0,
         c_g: float = 1.0,
     ):
         kv, kg = jax.random.split(key)
-        self.v_net = MLP(dim, 1, width, depth, activation_name, key=kv)
-        self.g_net = MLP(dim, dim, width, depth, activation_name, key=kg)
+        self.v_net = MLP(dim, 1, width, depth, activation, key=kv)
+        self.g_net = MLP(dim, dim, width, depth, activation, key=kg)
         self.log_quadratic = jnp.zeros(())
         self.mean = jnp.zeros(dim) if mean is None else jnp.asarray(mean)
         self.scale = jnp.ones(dim) if scale is None else jnp.asarray(scale)

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ..core.nn import activation
+from ..core.nn import activation as named_activation
 
 
 class RNN(eqx.Module):
@@ -35,7 +35,7 @@ class RNN(eqx.Module):
         key: PRNGKeyArray,
         residual: bool = False,
         dt: float = 0.1,
-        activation_name: str = "tanh",
+        activation: str = "tanh",
     ):
         if width < 1:
             raise ValueError(f"width must be a positive integer, got {width}")
@@ -48,7 +48,7 @@ class RNN(eqx.Module):
         self.readout = eqx.nn.Linear(width, out_size, key=kr)
         self.residual = residual
         self.dt = float(dt)
-        self.act = activation(activation_name)
+        self.act = named_activation(activation)
 
     def __call__(self, x: Float[Array, "n_t in"]) -> Float[Array, "n_t out"]:
         def step(h, xk):

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ..core.nn import activation
+from ..core.nn import activation as named_activation
 
 
 def _shift(h: Float[Array, "n_t C"], lag: int) -> Float[Array, "n_t C"]:
@@ -40,7 +40,7 @@ class TemporalCNN(eqx.Module):
         out_size: int = 1,
         *,
         key: PRNGKeyArray,
-        activation_name: str = "identity",
+        activation: str = "identity",
         residual: bool = False,
         use_bias: bool | None = None,
     ):
@@ -51,10 +51,10 @@ class TemporalCNN(eqx.Module):
         self.lift = jax.random.normal(kl, (channels, in_size)) / np.sqrt(in_size)
         self.taps = jax.random.normal(kt, (depth, 2, channels, channels)) / np.sqrt(2 * channels)
         if use_bias is None:
-            use_bias = activation_name != "identity"
+            use_bias = activation != "identity"
         self.biases = jnp.zeros((depth, channels)) if use_bias else None
         self.readout = jax.random.normal(kr, (out_size, channels)) / np.sqrt(channels)
-        self.act = activation(activation_name)
+        self.act = named_activation(activation)
         self.residual = residual
 
     @property
