@@ -58,7 +58,9 @@ def predict(model: Classifier, x: Float[Array, "S ..."]) -> Int[Array, " S"]:
     return jnp.argmax(model(x), axis=1)
 
 
-def input_gradient(model: Classifier, x: Array, y: Array, loss=cross_entropy) -> Array:
+def input_gradient(
+    model: Classifier, x: Float[Array, "S ..."], y: Int[Array, " S"], loss=cross_entropy
+) -> Float[Array, "S ..."]:
     """`∇_x ℓ(model(x_s), y_s)` for each example `s`, vmapped over the batch."""
 
     def one(xi, yi):
@@ -67,7 +69,9 @@ def input_gradient(model: Classifier, x: Array, y: Array, loss=cross_entropy) ->
     return jax.vmap(jax.grad(one))(x, y)
 
 
-def project(x: Array, x0: Array, eps, bounds: Bounds = (0.0, 1.0)) -> Array:
+def project(
+    x: Float[Array, "S ..."], x0: Float[Array, "S ..."], eps, bounds: Bounds = (0.0, 1.0)
+) -> Float[Array, "S ..."]:
     """`Π(x)`: clip to the L∞ ball of radius `eps` around `x0`, then to the box `bounds`."""
     x = jnp.clip(x, x0 - eps, x0 + eps)
     return x if bounds is None else jnp.clip(x, *bounds)

@@ -105,7 +105,12 @@ def fit_manifolds(
     )
 
 
-def running_cost(manifolds: tuple, states: list, controls: list, cost: float) -> Array:
+def running_cost(
+    manifolds: tuple,
+    states: list[Float[Array, "S ..."]],
+    controls: list[Float[Array, "S ..."]],
+    cost: float,
+) -> Float[Array, ""]:
     """`J = Σ_{t∈C} ‖Q_t(x_t + u_t − m_t)‖² + c‖u_t‖²`, summed over the batch."""
     total = jnp.array(0.0)
     for m, x, u in zip(manifolds, states, controls, strict=False):
@@ -114,7 +119,12 @@ def running_cost(manifolds: tuple, states: list, controls: list, cost: float) ->
     return total
 
 
-def controlled_forward(layers: tuple, manifolds: tuple, x0: Array, controls: list) -> list:
+def controlled_forward(
+    layers: tuple,
+    manifolds: tuple,
+    x0: Float[Array, "S ..."],
+    controls: list[Float[Array, "S ..."]],
+) -> list[Float[Array, "S ..."]]:
     """States `[x_0, ..., x_T]` of `x_{t+1} = f_t(x_t + u_t)` (`u_t` ignored where uncontrolled)."""
     xs = [x0]
     for f, m, u in zip(layers, manifolds, controls, strict=True):

@@ -59,7 +59,7 @@ class DiscreteLinear(eqx.Module):
     def __call__(self, x: Float[Array, "S inp"]) -> Float[Array, "S out"]:
         return x @ _straight_through(self.weight, self.quantise).T
 
-    def effective_weight(self) -> Array:
+    def effective_weight(self) -> Float[Array, "out inp"]:
         return jax.lax.stop_gradient(_straight_through(self.weight, self.quantise))
 
 
@@ -70,7 +70,9 @@ class BatchNormAct(eqx.Module):
     beta: Float[Array, " dim"]
     act: str = eqx.field(static=True)
 
-    def __call__(self, z: Array, ref: Array | None = None) -> Array:
+    def __call__(
+        self, z: Float[Array, "S dim"], ref: Float[Array, "R dim"] | None = None
+    ) -> Float[Array, "S dim"]:
         stats = z if ref is None else ref
         mu, var = stats.mean(axis=0), stats.var(axis=0)
         return activation(self.act)(self.gamma * (z - mu) / jnp.sqrt(var + 1e-5) + self.beta)
@@ -107,7 +109,9 @@ def discrete_mlp(
     return tuple(layers)
 
 
-def predict(layers, x_ref: Array, x: Array) -> Array:
+def predict(
+    layers: tuple, x_ref: Float[Array, "R inp"], x: Float[Array, "S inp"]
+) -> Float[Array, "S out"]:
     """Network output on `x` with batch-norm statistics taken from the reference set `x_ref`."""
     for layer in layers:
         if isinstance(layer, BatchNormAct):
@@ -128,19 +132,23 @@ def matched_alpha0(
     return max(0.0, 1.0 - (1.0 - paper_alpha0) * paper_steps_per_epoch / steps_per_epoch)
 
 
-def binary_update(M: Array, W: Array, rho_k: Array) -> Array:
+def binary_update(
+    M: Float[Array, "out inp"], W: Float[Array, "out inp"], rho_k: Float[Array, ""]
+) -> Float[Array, "out inp"]:
     """`W ← sign(M)` where `|M| > ρ_k`, else `W`."""
     return jnp.where(jnp.abs(M) > rho_k, jnp.sign(M), W)
 
 
-def ternary_update(M: Array, W: Array, rho_k: Array, lam: float) -> Array:
+def ternary_update(
+    M: Float[Array, "out inp"], W: Float[Array, "out inp"], rho_k: Float[Array, ""], lam: float
+) -> Float[Array, "out inp"]:
     """Closed-form `argmax_{θ∈{−1,0,1}} M θ − ρ_k(θ − W)² − λ|θ|` (elementwise)."""
     plus = M > rho_k * (1 - 2 * W) + lam
     minus = M < -rho_k * (1 + 2 * W) - lam
     return jnp.where(plus, 1.0, jnp.where(minus, -1.0, 0.0))
 
 
-def damping(M: Array, W: Array, rho: float) -> Array:
+def damping(M: Float[Array, "out inp"], W: Float[Array, "out inp"], rho: float) -> Float[Array, ""]:
     """`ρ_k = ρ · max{|M_ij| : sign(M_ij) ≠ W_ij}` (0 if all signs agree)."""
     return rho * jnp.max(jnp.where(jnp.sign(M) != W, jnp.abs(M), 0.0))
 
@@ -201,7 +209,7 @@ class DiscreteMSA(NamedTuple):
         return tuple(new), DiscreteMSAState(tuple(moving), bn_state, state.step + 1), value
 
 
-def nonzero_fraction(layers) -> Array:
+def nonzero_fraction(layers: tuple) -> Float[Array, ""]:
     """Fraction of non-zero effective weights over all linear layers."""
     ws = [l.effective_weight() for l in layers if isinstance(l, DiscreteLinear)]
     return sum(jnp.sum(w != 0) for w in ws) / sum(w.size for w in ws)

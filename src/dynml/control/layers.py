@@ -108,7 +108,7 @@ class ChannelMean(eqx.Module):
 class Flatten(eqx.Module):
     """`(S, ...) -> (S, prod(...))` (no control)."""
 
-    def __call__(self, x: Array) -> Array:
+    def __call__(self, x: Float[Array, "S ..."]) -> Float[Array, "S features"]:
         return x.reshape(x.shape[0], -1)
 
 

@@ -17,13 +17,13 @@ from collections.abc import Callable
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array
+from jaxtyping import Array, Float
 
 Terminal = Callable[[Array, Array], Array]
 """`Φ(x_T, y) -> (S,)` per-sample terminal loss."""
 
 
-def forward(layers: tuple, x0: Array) -> list[Array]:
+def forward(layers: tuple, x0: Float[Array, "S ..."]) -> list[Float[Array, "S ..."]]:
     """States `[x_0, x_1, ..., x_T]` with `x_{t+1} = f_t(x_t)`."""
     xs = [x0]
     for layer in layers:
@@ -31,18 +31,24 @@ def forward(layers: tuple, x0: Array) -> list[Array]:
     return xs
 
 
-def terminal_costate(terminal: Terminal, x_T: Array, y: Array) -> tuple[Array, Array]:
+def terminal_costate(
+    terminal: Terminal, x_T: Float[Array, "S ..."], y: Array
+) -> tuple[Float[Array, ""], Float[Array, "S ..."]]:
     """`(mean Φ, p_T)` with `p_T = −(1/S) ∇_x Σ_s Φ(x_{s,T}, y_s)`."""
     loss, grad = jax.value_and_grad(lambda x: jnp.mean(terminal(x, y)))(x_T)
     return loss, -grad
 
 
-def costate_step(layer, x: Array, p_next: Array) -> Array:
+def costate_step(
+    layer, x: Float[Array, "S ..."], p_next: Float[Array, "S ..."]
+) -> Float[Array, "S ..."]:
     """`p_t = ∇_x H_t(x_t, p_{t+1}, θ_t) = (∂f_t/∂x)ᵀ p_{t+1}` (one vector-Jacobian product)."""
     return jax.vjp(layer, x)[1](p_next)[0]
 
 
-def costates(layers: tuple, xs: list[Array], p_T: Array) -> list[Array]:
+def costates(
+    layers: tuple, xs: list[Float[Array, "S ..."]], p_T: Float[Array, "S ..."]
+) -> list[Float[Array, "S ..."]]:
     """Costates `[p_0, ..., p_T]` by the backward recursion `p_t = ∇_x H_t`."""
     ps = [p_T]
     for layer, x in zip(reversed(layers), reversed(xs[:-1]), strict=True):
@@ -50,24 +56,33 @@ def costates(layers: tuple, xs: list[Array], p_T: Array) -> list[Array]:
     return ps[::-1]
 
 
-def sq_norm(tree) -> Array:
+def sq_norm(tree) -> Float[Array, ""]:
     """`‖θ‖²` over the inexact-array leaves of a pytree."""
     leaves = jax.tree_util.tree_leaves(eqx.filter(tree, eqx.is_inexact_array))
     return sum((jnp.sum(leaf**2) for leaf in leaves), jnp.array(0.0))
 
 
-def hamiltonian(layer, x: Array, p_next: Array, reg: float = 0.0) -> Array:
+def hamiltonian(
+    layer, x: Float[Array, "S ..."], p_next: Float[Array, "S ..."], reg: float = 0.0
+) -> Float[Array, ""]:
     """`H_t = Σ_s p_{s,t+1} · f_t(x_{s,t}, θ_t) − (reg/2)‖θ_t‖²`."""
     return jnp.sum(p_next * layer(x)) - 0.5 * reg * sq_norm(layer)
 
 
-def total_hamiltonian(layers: tuple, xs: list[Array], ps: list[Array], reg: float = 0.0):
+def total_hamiltonian(
+    layers: tuple,
+    xs: list[Float[Array, "S ..."]],
+    ps: list[Float[Array, "S ..."]],
+    reg: float = 0.0,
+) -> Float[Array, ""]:
     """`Σ_t H_t(x_t, p_{t+1}, θ_t)`: separable in the layers' controls."""
     terms = [hamiltonian(f, x, p, reg) for f, x, p in zip(layers, xs[:-1], ps[1:], strict=True)]
     return sum(terms, jnp.array(0.0))
 
 
-def loss(layers: tuple, x0: Array, y: Array, terminal: Terminal, reg: float = 0.0) -> Array:
+def loss(
+    layers: tuple, x0: Float[Array, "S ..."], y: Array, terminal: Terminal, reg: float = 0.0
+) -> Float[Array, ""]:
     """`J = (1/S) Σ_s Φ(x_{s,T}, y_s) + (reg/2) Σ_t ‖θ_t‖²`."""
     x_T = forward(layers, x0)[-1]
     return jnp.mean(terminal(x_T, y)) + 0.5 * reg * sq_norm(layers)

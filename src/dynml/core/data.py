@@ -5,6 +5,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+from jaxtyping import Float
 
 from .domains import BadInput
 from .io import atomic_path
@@ -72,7 +73,9 @@ class Trajectories:
         n_train = max(1, min(self.n_traj - 1, round(train_fraction * self.n_traj)))
         return self[order[:n_train]], self[order[n_train:]]
 
-    def pairs(self, lag: int = 1) -> tuple[np.ndarray, np.ndarray, float]:
+    def pairs(
+        self, lag: int = 1
+    ) -> tuple[Float[np.ndarray, "n_pairs dim"], Float[np.ndarray, "n_pairs dim"], float]:
         """Pairs `(x_t, x_{t + lag dt})` from every trajectory, flattened, and the time step.
 
         Requires a uniform grid (to rounding: 1000 ulps of the grid's dtype); returns arrays of shape `(n_traj * (n_t - lag), dim)`.

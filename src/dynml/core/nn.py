@@ -8,12 +8,12 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 
-def requ(x: Array) -> Array:
+def requ(x: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
     """ReQU: `relu(x)^2`."""
     return jax.nn.relu(x) ** 2
 
 
-def requr(x: Array) -> Array:
+def requr(x: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
     """ReQUr (OnsagerNet, Yu et al. 2021): `relu(x)^2 - relu(x - 0.5)^2`.
 
     Quadratic near 0 and linear (`x - 0.25`) beyond 0.5, so it grows at most linearly.

@@ -87,8 +87,13 @@ class _Batched(eqx.Module):
 
 
 def rk_step(
-    tableau: str, field: Field, t: ArrayLike, y: Array, h: ArrayLike, args: object = None
-) -> Array:
+    tableau: str,
+    field: Field,
+    t: Float[ArrayLike, ""],
+    y: Float[Array, "*shape"],
+    h: Float[ArrayLike, ""],
+    args: object = None,
+) -> Float[Array, "*shape"]:
     """One explicit Runge–Kutta step `y + h Σ_i b_i k_i`, `k_i = f(t + c_i h, y + h Σ_j a_ij k_j)`.
 
     `tableau` names one of `TABLEAUS` (Butcher 2016, *Numerical Methods for ODEs*, §23);
@@ -246,19 +251,25 @@ def _fixed_step_count(ts, dt) -> int:
     return int(np.ceil(span / float(dt) * (1 + 1e-6))) + len(ts) + 1
 
 
-def euler_step(f: Callable[[Array], Array], y: Array, dt: float) -> Array:
+def euler_step(
+    f: Callable[[Array], Array], y: Float[Array, "*shape"], dt: float
+) -> Float[Array, "*shape"]:
     """Forward Euler: `y + dt f(y)` (first order)."""
     return y + dt * f(y)
 
 
-def heun_step(f: Callable[[Array], Array], y: Array, dt: float) -> Array:
+def heun_step(
+    f: Callable[[Array], Array], y: Float[Array, "*shape"], dt: float
+) -> Float[Array, "*shape"]:
     """Heun (explicit trapezoid): `y + dt/2 [f(y) + f(y + dt f(y))]` (second order)."""
     k1 = f(y)
     k2 = f(y + dt * k1)
     return y + 0.5 * dt * (k1 + k2)
 
 
-def rk4_step(f: Callable[[Array], Array], y: Array, dt: float) -> Array:
+def rk4_step(
+    f: Callable[[Array], Array], y: Float[Array, "*shape"], dt: float
+) -> Float[Array, "*shape"]:
     """Classical Runge–Kutta: `y + dt/6 (k1 + 2k2 + 2k3 + k4)` (fourth order)."""
     k1 = f(y)
     k2 = f(y + 0.5 * dt * k1)

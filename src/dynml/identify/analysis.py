@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optimistix as optx
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, Int
 
 from ..core.solve import solve
 
@@ -34,12 +34,12 @@ class FixedPoints:
     eigenvalues: np.ndarray
 
     @property
-    def n_unstable(self) -> np.ndarray:
+    def n_unstable(self) -> Int[np.ndarray, " k"]:
         """Number of eigenvalues with positive real part at each point (0: stable)."""
         return np.sum(self.eigenvalues.real > 0, axis=1)
 
 
-def jacobian_eigenvalues(field: VectorField, h: Float[Array, " dim"]) -> np.ndarray:
+def jacobian_eigenvalues(field: VectorField, h: Float[Array, " dim"]) -> Float[np.ndarray, " dim"]:
     """Eigenvalues of the Jacobian `df/dh` at `h`."""
     return np.linalg.eigvals(np.asarray(jax.jacfwd(field)(jnp.asarray(h)), np.float64))
 
@@ -92,7 +92,9 @@ def find_fixed_points(
     return FixedPoints(points, eig)
 
 
-def match_fixed_points(found: FixedPoints, exact: np.ndarray) -> np.ndarray:
+def match_fixed_points(
+    found: FixedPoints, exact: Float[np.ndarray, "k dim"]
+) -> Float[np.ndarray, " k"]:
     """Distance from each exact fixed point to the nearest found one (`inf` if none found)."""
     if len(found.points) == 0:
         return np.full(len(exact), np.inf)
@@ -250,7 +252,9 @@ def rollout_error(
     return ts, np.minimum(err, cap).mean(axis=0)
 
 
-def prediction_horizon(ts: np.ndarray, error: np.ndarray, threshold: float) -> float:
+def prediction_horizon(
+    ts: Float[np.ndarray, " n_t"], error: Float[np.ndarray, " n_t"], threshold: float
+) -> float:
     """First time `error(t)` exceeds `threshold` (`ts[-1]` if it never does)."""
     over = np.nonzero(np.asarray(error) > threshold)[0]
     return float(ts[over[0]]) if len(over) else float(ts[-1])

@@ -169,7 +169,7 @@ def isometry_loss(encode: Callable, x1: Array, x2: Array, dt: Array) -> Array:
     return jnp.mean(jnp.abs(gap) / dt**2)
 
 
-def reconstruction_loss(ae: PCAResNet, x: Array) -> Array:
+def reconstruction_loss(ae: PCAResNet, x: Float[Array, "n D"]) -> Float[Array, ""]:
     """Mean squared reconstruction error per component, `mean |D(E(x)) - x|^2 / dim`."""
     return jnp.mean((jax.vmap(lambda xi: ae.decode(ae.encode(xi)))(x) - x) ** 2)
 

@@ -80,7 +80,7 @@ class StochasticOnsagerNet(eqx.Module):
         self.fluctuation_dissipation = fluctuation_dissipation
 
     @property
-    def eps(self) -> Array:
+    def eps(self) -> Float[Array, ""]:
         return jnp.exp(self.log_eps)
 
     def _mobility(self, h):
@@ -105,7 +105,7 @@ class StochasticOnsagerNet(eqx.Module):
         return jnp.linalg.cholesky(self.covariance(h) + _JITTER * jnp.eye(h.size))
 
 
-def sde_nll(model: StochasticOnsagerNet, pairs: Pairs) -> Array:
+def sde_nll(model: StochasticOnsagerNet, pairs: Pairs) -> Float[Array, ""]:
     """Negative mean Euler–Maruyama log-likelihood of `pairs` (a `train_vector_field` loss)."""
     return -em_log_likelihood(model.drift, model.covariance, *pairs)
 

@@ -22,16 +22,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from ..core.data import Trajectories
 from ..core.solve import heun_step
 from ..core.train import FitResult, fit
 
-Pairs = tuple[Array, Array, Array]
+Pairs = tuple[Float[Array, "n dim"], Float[Array, "n dim"], Float[Array, " n"]]
 
 
-def as_pairs(x0, x1, dt) -> Pairs:
+def as_pairs(
+    x0: Float[ArrayLike, "n dim"], x1: Float[ArrayLike, "n dim"], dt: Float[ArrayLike, "*n"]
+) -> Pairs:
     """Pairs `(h1, h2, dt)` as arrays sharing their first dimension (a scalar `dt` is broadcast)."""
     x0, x1 = jnp.asarray(x0, jnp.float32), jnp.asarray(x1, jnp.float32)
     if x0.shape != x1.shape or x0.ndim != 2:
@@ -89,7 +91,7 @@ def summed(loss: Callable[[eqx.Module, Pairs], Array]) -> Callable[[eqx.Module, 
 ensemble_loss = summed(heun_loss)
 
 
-def member_losses(models: eqx.Module, pairs: Pairs, loss=heun_loss) -> np.ndarray:
+def member_losses(models: eqx.Module, pairs: Pairs, loss=heun_loss) -> Float[np.ndarray, " k"]:
     """Each member's `loss` on `pairs` (e.g. the test one-step MSE per seed)."""
     f = eqx.filter_jit(eqx.filter_vmap(loss, in_axes=(eqx.if_array(0), None)))
     return np.asarray(f(models, pairs))
