@@ -151,14 +151,54 @@ def test_local_sweep_retries_reports_failure_and_resumes(tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("executor", ["local", "ray"])
-def test_two_by_two_grid_two_seeds_gives_eight_runs_and_their_mean(tmp_path, executor):
-    if executor == "ray" and importlib.util.find_spec("ray") is None:
-        pytest.skip("ray not installed")
+def test_two_by_two_grid_two_seeds_gives_eight_runs_and_their_mean(tmp_path):
     root, rec = _sweep(tmp_path, ["x=1,2", "y=1,2"], [0, 1])
-    agg, results = sw.run_sweep(root, rec, executor, jobs=2)
+    agg, results = sw.run_sweep(root, rec, "local", jobs=2)
     assert all(r.ok and r.attempts == 1 for r in results) and len(results) == 8
     _check_aggregate(root, rec["id"], agg, n_tasks=8, n_points=4)
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One local Ray instance (2 CPUs) for this module's Ray tests; the executor joins it."""
+    if importlib.util.find_spec("ray") is None:
+        pytest.skip("ray not installed")
+    from dynml.core.executors import RayExecutor
+
+    ray, _ = RayExecutor(jobs=2)._connect()
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_sweep_of_toy_line_gives_eight_runs_and_their_mean(tmp_path, local_ray):
+    """2 x 2 grid x 2 seeds of `toy-line` (a jitted `fit`) on a local Ray instance."""
+    from dynml.core.experiment import get
+
+    spec, root = get("toy-line"), tmp_path / "runs"
+    grid, seeds = ["learning_rate=0.05,0.1", "n_train=32,64"], [0, 1]
+    tasks = sw.plan(spec, grid, seeds, [], quick=True)
+    rec = sw.record(root, sw.new_sweep_id(), spec, tasks, grid, seeds, [], quick=True)
+    agg, results = sw.run_sweep(root, rec, "ray", jobs=2)
+    assert [(r.ok, r.attempts) for r in results] == [(True, 1)] * 8, [r.error for r in results]
+    rows = RunIndex(root).rows(sweep=rec["id"])
+    assert sorted(r["status"] for r in rows) == ["done"] * 8 and agg["finished"] == 8
+    assert len({r["folder"] for r in rows}) == 8 and len(agg["groups"]) == 4
+    for g in agg["groups"]:
+        mean, n = _members_mean(root, rec["id"], tuple(g["grid"]), "slope")
+        assert n == 2 and math.isclose(g["metrics"]["slope"]["mean"], mean, rel_tol=1e-12)
+        holds = {c["claim"]: c["holds"] for c in g["claims"]}
+        assert holds["slope recovered to 5 %"] == 2  # the quick band holds for every seed
+
+
+def test_ray_run_that_kills_its_worker_is_retried_and_reported(tmp_path, local_ray):
+    marker = tmp_path / "fail-now"
+    marker.write_text("")
+    sets = [f"fail_marker={marker}", "fail_x=1", "fail_seed=1", "fail_how=kill"]
+    root, rec = _sweep(tmp_path, [], [0, 1], sets)  # seed 1 SIGKILLs the Ray worker
+    agg, results = sw.run_sweep(root, rec, "ray", jobs=2)
+    assert (results[0].ok, results[0].attempts) == (True, 1)
+    assert (results[1].ok, results[1].attempts) == (False, 2) and "ray task failed" in results[1].error
+    assert agg["finished"] == 1 and agg["status"] == "incomplete"
 
 
 def test_sweep_card_escapes_every_value(tmp_path):
@@ -199,3 +239,23 @@ def test_slurm_array_elements_share_one_sweep(tmp_path, monkeypatch, capsys):
     assert "0 of 2 tasks to run" in capsys.readouterr().out
     agg = json.loads((sw.sweep_folder(root, "slurm-77") / "aggregate.json").read_text())
     assert agg["status"] == "done" and agg["groups"][0]["metrics"]["value"]["n"] == 2
+
+
+def test_index_rebuild_restores_sweeps_and_their_members(tmp_path, capsys):
+    root, rec = _sweep(tmp_path, ["x=1,2"], [0, 1])
+    for t in sw.tasks_of(rec):  # the tasks in this process: cheap, and the same records
+        assert sw.run_task(sw.task_payload(root, rec, t)) == 0
+    agg = sw.write_aggregate(root, rec["id"])
+    index = RunIndex(root)
+    before = sorted((r["folder"], r["sweep_id"], r["sweep_task"]) for r in index.rows())
+    assert len(before) == 4 and all(r[1] == rec["id"] for r in before)
+    (root / "index.sqlite").write_bytes(b"not a database")
+    assert main(["index", "--rebuild", "--out", str(root)]) == 0
+    index = RunIndex(root)
+    after = sorted((r["folder"], r["sweep_id"], r["sweep_task"]) for r in index.rows())
+    assert after == before
+    assert index.sweep(rec["id"])["status"] == "done" == agg["status"]
+    assert sw.finished(root, rec["id"]).keys() == {0, 1, 2, 3}
+    capsys.readouterr()
+    assert main(["runs", "--sweep", rec["id"], "--out", str(root)]) == 0
+    assert capsys.readouterr().out.count(" done ") == 4

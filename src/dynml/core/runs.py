@@ -26,6 +26,8 @@ from .claims import Claim, claims_markdown, evaluate_claims
 from .io import atomic_path, write_json, write_text
 
 INDEX_NAME = "index.sqlite"
+SWEEPS_DIR = "sweeps"  # <root>/sweeps/<sweep id>/sweep.json: the record of each sweep
+SWEEP_MEMBER = "sweep_member.json"  # in a run folder: the sweep id and task it belongs to
 _PACKAGES = ("dynml", "jax", "jaxlib", "equinox", "diffrax", "optax", "numpy", "scipy", "pysindy")
 
 
@@ -458,7 +460,9 @@ class RunIndex:
         return rows
 
     def tag_run(self, folder: Path, sweep_id: str, task: int) -> None:
-        """Mark the run in `folder` as task `task` of sweep `sweep_id`."""
+        """Mark the run in `folder` as task `task` of sweep `sweep_id`: in the index and in
+        the folder (`sweep_member.json`, which `rebuild` reads back)."""
+        write_json(Path(folder) / SWEEP_MEMBER, {"sweep_id": sweep_id, "sweep_task": int(task)})
         with self._db() as db:
             db.execute(
                 "UPDATE runs SET sweep_id = ?, sweep_task = ? WHERE folder = ?",
@@ -509,7 +513,9 @@ class RunIndex:
 
         A corrupt index file is moved aside to `index.sqlite.broken` first. Folders are found
         as `<root>/<experiment>/<run>/config.json`; a folder whose files are unreadable is
-        indexed with status `broken`.
+        indexed with status `broken`. Sweeps come back from `<root>/sweeps/<id>/sweep.json`
+        (status from its `aggregate.json`) and their members from each run's
+        `sweep_member.json`.
         """
         if self.path.exists():
             aside = self.path.with_name(INDEX_NAME + ".broken")
@@ -522,10 +528,40 @@ class RunIndex:
             for config_path in found:
                 db.execute(
                     "INSERT INTO runs (experiment, folder, started, finished, status, quick, "
-                    "seed, elapsed_s, metrics, claims) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    _row_from_folder(config_path.parent, index._relative(config_path.parent)),
+                    "seed, elapsed_s, metrics, claims, sweep_id, sweep_task) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    _row_from_folder(config_path.parent, index._relative(config_path.parent))
+                    + _sweep_member(config_path.parent),
                 )
+        index._restore_sweeps()
         return len(found)
+
+    def _restore_sweeps(self) -> None:
+        """Re-register the sweeps recorded under `<root>/sweeps/` (part of `rebuild`)."""
+        for path in sorted(self.root.glob(f"{SWEEPS_DIR}/*/sweep.json")):
+            rec = _load_json(_read(path), {})
+            if not rec.get("id") or not rec.get("experiment"):
+                continue
+            self.add_sweep(rec["id"], rec["experiment"], bool(rec.get("quick")), rec)
+            agg = _load_json(_read(path.with_name("aggregate.json")), {})
+            if agg.get("status"):
+                self.set_sweep_status(rec["id"], str(agg["status"]))
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except OSError:
+        return None
+
+
+def _sweep_member(folder: Path) -> tuple:
+    """(sweep id, task) from a run folder's `sweep_member.json`, or (None, None)."""
+    tag = _load_json(_read(folder / SWEEP_MEMBER), {})
+    task = tag.get("sweep_task")
+    if not isinstance(tag.get("sweep_id"), str) or not isinstance(task, int):
+        return (None, None)
+    return (tag["sweep_id"], task)
 
 
 def _row_from_folder(folder: Path, rel: str) -> tuple:

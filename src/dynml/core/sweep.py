@@ -34,9 +34,7 @@ from pathlib import Path
 from .executors import TaskResult, make_executor
 from .executors.base import Task
 from .io import write_json, write_text
-from .runs import RunIndex
-
-SWEEPS_DIR = "sweeps"
+from .runs import SWEEPS_DIR, RunIndex
 
 
 @dataclass(frozen=True)
@@ -595,11 +593,15 @@ def sweep_card(root: Path, sweep: str | dict) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m dynml.core.sweep PAYLOAD`: run one sweep task (the executors call this)."""
+    """`python -m dynml.core.sweep PAYLOAD`: run one sweep task (the executors call this, as a
+    child process or, on Ray, inside a worker). Compiled code is cached on disk as in the CLI."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if len(argv) != 1:
         print("usage: python -m dynml.core.sweep PAYLOAD_JSON", file=sys.stderr)
         return 2
+    from .compile import enable_persistent_cache
+
+    enable_persistent_cache()
     return run_task(json.loads(argv[0]))
 
 
