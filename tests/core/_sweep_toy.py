@@ -3,9 +3,12 @@
 `value = 10 x + y + e` with `e ~ N(0, 1)` drawn from the seed, so every seed gives a different
 number and the aggregate over seeds can be checked against the members' own metrics. It
 raises when the file named by `fail_marker` exists, `x == fail_x` and the seed is `fail_seed`
-(or any seed when `fail_seed` is `"any"`).
+(or any seed when `fail_seed` is `"any"`); with `fail_how="kill"` it kills its own process
+instead (SIGKILL, as a segfault or the out-of-memory killer would).
 """
 
+import os
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +34,7 @@ class Config:
     fail_marker: str = ""
     fail_x: float = 2.0
     fail_seed: str = "any"
+    fail_how: str = "raise"
     seed: int = 0
 
     @classmethod
@@ -41,6 +45,8 @@ class Config:
 def run(cfg: Config, run) -> None:
     chosen = cfg.fail_seed in ("any", str(cfg.seed))
     if cfg.fail_marker and Path(cfg.fail_marker).exists() and cfg.x == cfg.fail_x and chosen:
+        if cfg.fail_how == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
         raise RuntimeError(f"toy failure at x={cfg.x}")
     noise = float(np.random.default_rng(cfg.seed).standard_normal())
     run.metric("value", 10 * cfg.x + cfg.y + noise)

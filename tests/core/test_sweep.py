@@ -172,8 +172,11 @@ def local_ray():
 
 def test_ray_sweep_of_toy_line_gives_eight_runs_and_their_mean(tmp_path, local_ray):
     """2 x 2 grid x 2 seeds of `toy-line` (a jitted `fit`) on a local Ray instance."""
+    import toy_experiment  # tests/support, on the path of this process and of Ray's workers
+
     from dynml.core.experiment import get
 
+    assert toy_experiment.Config.quick().steps == 200
     spec, root = get("toy-line"), tmp_path / "runs"
     grid, seeds = ["learning_rate=0.05,0.1", "n_train=32,64"], [0, 1]
     tasks = sw.plan(spec, grid, seeds, [], quick=True)
@@ -197,7 +200,8 @@ def test_ray_run_that_kills_its_worker_is_retried_and_reported(tmp_path, local_r
     root, rec = _sweep(tmp_path, [], [0, 1], sets)  # seed 1 SIGKILLs the Ray worker
     agg, results = sw.run_sweep(root, rec, "ray", jobs=2)
     assert (results[0].ok, results[0].attempts) == (True, 1)
-    assert (results[1].ok, results[1].attempts) == (False, 2) and "ray task failed" in results[1].error
+    assert (results[1].ok, results[1].attempts) == (False, 2)
+    assert "ray task failed" in results[1].error
     assert agg["finished"] == 1 and agg["status"] == "incomplete"
 
 

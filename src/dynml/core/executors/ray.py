@@ -4,17 +4,22 @@ Ray (`pip install dynml[ray]`) is imported only here. Without an address a local
 instance with `jobs` CPUs is started and stopped again; with `address="auto"` or
 `"HOST:PORT"` the executor joins a running cluster, where every node must have dynml
 installed and see the output folder at the same path (a shared file system).
-Each task is a Ray task of one CPU that runs the command in a child process, exactly as the
-local executor does, so a crashing run takes down neither the Ray worker nor the others.
+Each task is a Ray task of one CPU. By default (`in_worker=True`) a task `python -m MODULE
+ARGS` whose module has a `main` (every sweep task) runs inside the Ray worker, which Ray
+keeps for later tasks, so the library and JAX are imported once per worker rather than once
+per run (`executors.inprocess`); a run that crashes the interpreter kills only its worker,
+which Ray reports (the attempt failed) and replaces. With `in_worker=False`, or for any other
+command, the worker runs the command in a child process, exactly as the local executor does.
 """
 
 from collections.abc import Callable, Sequence
 
 from .base import AbstractExecutor, Task, TaskResult, check_jobs, run_attempt
+from .inprocess import run_in_process
 
 
-def _remote_attempt(task: Task, attempt: int) -> tuple[int, str, float]:
-    return run_attempt(task, attempt)
+def _remote_attempt(task: Task, attempt: int, in_worker: bool) -> tuple[int, str, float]:
+    return run_in_process(task, attempt) if in_worker else run_attempt(task, attempt)
 
 
 class RayExecutor(AbstractExecutor):
@@ -22,9 +27,12 @@ class RayExecutor(AbstractExecutor):
 
     name = "ray"
 
-    def __init__(self, jobs: int = 1, retries: int = 1, address: str | None = None):
+    def __init__(
+        self, jobs: int = 1, retries: int = 1, address: str | None = None, in_worker: bool = True
+    ):
         check_jobs(jobs, retries)
         self.jobs, self.retries, self.address = jobs, retries, address
+        self.in_worker = bool(in_worker)
 
     def _connect(self):
         try:
@@ -55,7 +63,7 @@ class RayExecutor(AbstractExecutor):
         ray, started = self._connect()
         try:
             remote = ray.remote(num_cpus=1, max_retries=0)(_remote_attempt)
-            pending = {remote.remote(t, 1): (t, 1, 0.0) for t in tasks}
+            pending = {remote.remote(t, 1, self.in_worker): (t, 1, 0.0) for t in tasks}
             results = []
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)
@@ -66,7 +74,7 @@ class RayExecutor(AbstractExecutor):
                 except Exception as err:  # the Ray worker itself died
                     code, tail, elapsed = 1, f"ray task failed: {type(err).__name__}: {err}", 0.0
                 if code != 0 and attempt <= self.retries:
-                    pending[remote.remote(task, attempt + 1)] = (
+                    pending[remote.remote(task, attempt + 1, self.in_worker)] = (
                         task,
                         attempt + 1,
                         before + elapsed,
