@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .executors import TaskResult, make_executor
+from .executors import AbstractExecutor, TaskResult, make_executor
 from .executors.base import Task
 from .io import write_json, write_text
 from .runs import SWEEPS_DIR, RunIndex
@@ -425,21 +425,28 @@ def write_aggregate(root: Path, sweep_id: str, results: dict[int, dict] | None =
 def run_sweep(
     root: Path,
     rec: dict,
-    executor: str = "local",
+    executor: str | AbstractExecutor = "local",
     jobs: int = 1,
     retries: int = 1,
     address: str | None = None,
     log=None,
 ) -> tuple[dict, list[TaskResult]]:
-    """Run the tasks of sweep `rec` that have no finished run, then write its aggregate."""
+    """Run the tasks of sweep `rec` that have no finished run, then write its aggregate.
+
+    `executor` is a name (`local`, `ray`: made with `jobs`, `retries`, `address`) or an
+    executor object."""
     root = Path(root)
     log = log or (lambda line: print(line, flush=True))
     done = finished(root, rec["id"])
     todo = [t for t in tasks_of(rec) if t.index not in done]
-    runner = make_executor(executor, jobs, retries, address)
+    runner = (
+        executor
+        if isinstance(executor, AbstractExecutor)
+        else make_executor(executor, jobs, retries, address)
+    )
     log(
         f"sweep {rec['id']}: {rec['experiment']}, {len(todo)} of {len(rec['tasks'])} tasks to "
-        f"run on {runner.name} ({jobs} at a time)"
+        f"run on {runner.name} ({runner.jobs} at a time)"
     )
     labels = {t.index: t.label() for t in todo}
     count = [0]
