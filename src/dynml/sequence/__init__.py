@@ -1,7 +1,10 @@
-"""Sequence models and their memory: linear RNN, RNN, temporal CNN, causal transformer;
+"""Sequence models (`AbstractSequenceModel`: linear RNN, RNN, GRU, temporal CNNs, causal
+transformer) and their memory;
 kernel approximation, tensor-train spectra and training plateaus (Li, Han, E, Li 2021;
 Jiang, Li, Li 2021)."""
 
+from .base import AbstractSequenceModel
+from .causal_conv import CausalConv1d
 from .ensemble import EnsembleResult, train_ensemble
 from .exp_fit import (
     ExpFit,
@@ -12,6 +15,7 @@ from .exp_fit import (
     fit_exp_sums,
     perturbed_error,
 )
+from .gru import GRU
 from .linear_rnn import DiagonalLinearRNN, LinearRNN
 from .memory import (
     best_rnn_kernels,
@@ -35,11 +39,19 @@ from .plateau import (
     hitting_time,
     longest_plateau,
 )
+from .residual_tcn import ResidualTCN, TemporalBlock, tcn_levels, tcn_receptive_field
 from .rnn import RNN
 from .tcn import TemporalCNN
 from .transformer import CausalTransformer
 
 __all__ = [
+    "AbstractSequenceModel",
+    "CausalConv1d",
+    "GRU",
+    "ResidualTCN",
+    "TemporalBlock",
+    "tcn_levels",
+    "tcn_receptive_field",
     "DiagonalLinearRNN",
     "EnsembleResult",
     "EscapeFits",

@@ -13,8 +13,10 @@ import numpy as np
 from jax.scipy.linalg import expm
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .base import AbstractSequenceModel
 
-class LinearRNN(eqx.Module):
+
+class LinearRNN(AbstractSequenceModel):
     """Linear RNN of width `m` with weights `W (m, m)`, `U (m, in)`, `c (out, m)`."""
 
     W: Float[Array, "m m"]
@@ -69,7 +71,7 @@ class LinearRNN(eqx.Module):
             A = A @ A
         return self.c @ V[:length]
 
-    def __call__(self, x: Float[Array, "n_t in"]) -> Float[Array, "n_t out"]:
+    def forward(self, x: Float[Array, "n_t in"]) -> Float[Array, "n_t out"]:
         """Run `h_k = e^{W dt} h_{k-1} + U x_k` from `h_{-1} = 0`; return `ŷ_k = dt c h_k`."""
         A = expm(self.W * self.dt)
 
@@ -80,7 +82,7 @@ class LinearRNN(eqx.Module):
         return jax.lax.scan(step, jnp.zeros(self.width), x)[1]
 
 
-class DiagonalLinearRNN(eqx.Module):
+class DiagonalLinearRNN(AbstractSequenceModel):
     """Linear RNN with `W = -diag(λ)`, `U = 1`, readout `c`: kernel `ρ̂(t) = Σ_i c_i e^{-λ_i t}`.
 
     The parametrisation of the plateau analysis of Li, Han, E, Li (JMLR 2022, §5): gradient
@@ -108,7 +110,7 @@ class DiagonalLinearRNN(eqx.Module):
         """`ρ̂(s dt)`, `s = 0, …, length-1`, shaped like `LinearRNN.sampled_kernel`."""
         return self.kernel(jnp.arange(length) * self.dt)[:, None, None]
 
-    def __call__(self, x: Float[Array, "n_t 1"]) -> Float[Array, "n_t 1"]:
+    def forward(self, x: Float[Array, "n_t 1"]) -> Float[Array, "n_t 1"]:
         decay = jnp.exp(-self.rates * self.dt)
 
         def step(h, xk):

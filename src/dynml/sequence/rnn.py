@@ -13,9 +13,10 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ..core.nn import activation as named_activation
+from .base import AbstractSequenceModel
 
 
-class RNN(eqx.Module):
+class RNN(AbstractSequenceModel):
     """Elman RNN (tanh by default) of width `m`, optionally residual, with a linear readout."""
 
     W: Float[Array, "m m"]
@@ -50,7 +51,7 @@ class RNN(eqx.Module):
         self.dt = float(dt)
         self.act = named_activation(activation)
 
-    def __call__(self, x: Float[Array, "n_t in"]) -> Float[Array, "n_t out"]:
+    def forward(self, x: Float[Array, "n_t in"]) -> Float[Array, "n_t out"]:
         def step(h, xk):
             z = self.act(self.W @ h + self.U @ xk + self.b)
             h = h + self.dt * z if self.residual else z

@@ -15,6 +15,7 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ..core.nn import activation as named_activation
+from .base import AbstractSequenceModel
 
 
 def _shift(h: Float[Array, "n_t C"], lag: int) -> Float[Array, "n_t C"]:
@@ -22,7 +23,7 @@ def _shift(h: Float[Array, "n_t C"], lag: int) -> Float[Array, "n_t C"]:
     return jnp.pad(h, ((lag, 0), (0, 0)))[: h.shape[0]]
 
 
-class TemporalCNN(eqx.Module):
+class TemporalCNN(AbstractSequenceModel):
     """Stack of `depth` dilated causal convolutions with `channels` channels."""
 
     lift: Float[Array, "C in"]
@@ -61,7 +62,7 @@ class TemporalCNN(eqx.Module):
     def receptive_field(self) -> int:
         return 2 ** self.taps.shape[0]
 
-    def __call__(self, x: Float[Array, "n_t in"]) -> Float[Array, "n_t out"]:
+    def forward(self, x: Float[Array, "n_t in"]) -> Float[Array, "n_t out"]:
         h = x @ self.lift.T
         for k in range(self.taps.shape[0]):
             z = h @ self.taps[k, 0].T + _shift(h, 2**k) @ self.taps[k, 1].T

@@ -9,6 +9,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .base import AbstractSequenceModel
+
 
 class _Block(eqx.Module):
     norm1: eqx.nn.LayerNorm
@@ -31,7 +33,7 @@ class _Block(eqx.Module):
         return h + jax.vmap(self.mlp)(jax.vmap(self.norm2)(h))
 
 
-class CausalTransformer(eqx.Module):
+class CausalTransformer(AbstractSequenceModel):
     """`depth` causal attention blocks of width `d_model` over sequences up to `max_len`."""
 
     embed: eqx.nn.Linear
@@ -60,7 +62,7 @@ class CausalTransformer(eqx.Module):
         self.norm = eqx.nn.LayerNorm(d_model)
         self.readout = eqx.nn.Linear(d_model, out_size, key=keys[-1])
 
-    def __call__(self, x: Float[Array, "n_t in"]) -> Float[Array, "n_t out"]:
+    def forward(self, x: Float[Array, "n_t in"]) -> Float[Array, "n_t out"]:
         n_t = x.shape[0]
         if n_t > self.position.shape[0]:
             raise ValueError(f"sequence length {n_t} exceeds max_len {self.position.shape[0]}")
