@@ -151,8 +151,7 @@ def run(cfg: Config, run: Run) -> None:
                 learning_rate=cfg.learning_rate,
                 batch_size=cfg.batch_size,
                 clip_norm=cfg.clip_norm,
-                log_every=max(1, cfg.steps // 5),
-                progress=False,
+                log_every=max(1, cfg.steps // 40),  # the progress bar shows the loss
                 desc=f"{name} T={length}",
             )
             mse = float(last_step_mse(result.model, test))
