@@ -80,7 +80,7 @@ def main() -> None:
             ray, start_s, runner = None, 0.0, executor
             if executor.startswith("ray"):
                 start = time.perf_counter()
-                ray, _ = RayExecutor(jobs)._connect()  # the sweep joins this instance
+                ray, _ = RayExecutor(jobs).connect()  # the sweep joins this instance
                 start_s = time.perf_counter() - start
                 runner = RayExecutor(jobs, in_worker=executor == "ray")
             cpu, start = tree_cpu(), time.perf_counter()

@@ -165,7 +165,7 @@ def local_ray():
         pytest.skip("ray not installed")
     from dynml.core.executors import RayExecutor
 
-    ray, _ = RayExecutor(jobs=2)._connect()
+    ray, _ = RayExecutor(jobs=2).connect()
     yield ray
     ray.shutdown()
 

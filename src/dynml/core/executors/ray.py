@@ -34,7 +34,9 @@ class RayExecutor(AbstractExecutor):
         self.jobs, self.retries, self.address = jobs, retries, address
         self.in_worker = bool(in_worker)
 
-    def _connect(self):
+    def connect(self):
+        """`(ray, started)`: join the running Ray instance, the cluster at `address`, or start a
+        local instance with `jobs` CPUs (`started` is then true: `run` stops it when done)."""
         try:
             import ray
         except ImportError:
@@ -60,7 +62,7 @@ class RayExecutor(AbstractExecutor):
     ) -> list[TaskResult]:
         if not tasks:
             return []
-        ray, started = self._connect()
+        ray, started = self.connect()
         try:
             remote = ray.remote(num_cpus=1, max_retries=0)(_remote_attempt)
             pending = {remote.remote(t, 1, self.in_worker): (t, 1, 0.0) for t in tasks}
