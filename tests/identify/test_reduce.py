@@ -84,5 +84,7 @@ def test_pca_agrees_with_scikit_learn():
         signs = np.sign(np.sum(comps * sk.components_, axis=1))
         np.testing.assert_allclose(comps * signs[:, None], sk.components_, atol=2e-4)
         np.testing.assert_allclose(ours.variance, sk.explained_variance_ * (n - 1) / n, rtol=1e-5)
-        np.testing.assert_allclose(ours.explained_variance_ratio, sk.explained_variance_ratio_, rtol=1e-5)
+        np.testing.assert_allclose(
+            ours.explained_variance_ratio, sk.explained_variance_ratio_, rtol=1e-5
+        )
         np.testing.assert_allclose(ours.mean, sk.mean_, rtol=1e-5, atol=1e-5)
