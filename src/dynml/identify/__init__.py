@@ -30,7 +30,14 @@ from .reduce import (
     reconstruction_loss,
     train_jointly,
 )
-from .stochastic import StochasticOnsagerNet, em_log_likelihood, sde_nll, simulate_sde
+from .stochastic import (
+    MEANS,
+    StochasticOnsagerNet,
+    em_log_likelihood,
+    sde_nll,
+    simulate_sde,
+    transition_mean,
+)
 from .training import (
     adamw_amsgrad,
     as_pairs,
@@ -45,6 +52,7 @@ from .training import (
 )
 
 __all__ = [
+    "MEANS",
     "FORCINGS",
     "FixedPointMatch",
     "MLPODE",
@@ -85,6 +93,7 @@ __all__ = [
     "rollout_error",
     "sde_nll",
     "simulate_sde",
+    "transition_mean",
     "small_gain",
     "summed",
     "train_jointly",

@@ -9,8 +9,14 @@ Drift `f = -(M + W) grad V - alpha grad V + g` (`onsager.OnsagerNet`). Two noise
   invariant (Ma, Chen, Fox 2015, "a complete recipe"). Only `sigma sigma^T` enters the law,
   so simulation uses the Cholesky factor of `2 (M + alpha I)` in place of the square root.
 
-Training maximises the Euler–Maruyama likelihood of pairs `(x0, x1)` a step `dt` apart:
-`x1 | x0 ~ N(x0 + f(x0) dt, eps sigma sigma^T(x0) dt)`.
+Training maximises the Gaussian likelihood of pairs `(x0, x1)` a step `dt` apart:
+`x1 | x0 ~ N(m(x0), eps sigma sigma^T(x0) dt)`. The Euler–Maruyama mean `m = x0 + f dt`
+biases the learned drift by `(dt / 2) L f + O(dt^2)`, `L f = (grad f) f + (1/2) C : hess f`
+(the generator; Kessler 1997, Scand. J. Stat. 24, 211): a relative error of order
+`dt |grad f| / 2`, 7 % at `dt = 0.02` on the `onsager-sde` box. The Heun mean
+`m = x0 + (f(x0) + f(x0 + f(x0) dt)) dt / 2` matches the first term, `(grad f) f dt^2 / 2`,
+and leaves `(dt / 4) C : hess f`, small where `|f| >> |C| |hess f|` (the drift dominates
+the noise).
 """
 
 from collections.abc import Callable
@@ -27,22 +33,44 @@ from .training import Pairs
 _JITTER = 1e-6
 
 
+MEANS = ("euler", "heun")
+
+
+def transition_mean(
+    drift: Callable[[Array], Array], x0: Float[Array, " dim"], dt: Array, mean: str = "euler"
+) -> Float[Array, " dim"]:
+    """One-step mean `m(x0)`: `x0 + f dt` (euler) or `x0 + (f(x0) + f(x0 + f dt)) dt / 2`
+    (heun; removes the `(grad f) f dt^2 / 2` part of the bias, module doc)."""
+    f0 = drift(x0)
+    if mean == "euler":
+        return x0 + f0 * dt
+    if mean == "heun":
+        return x0 + 0.5 * (f0 + drift(x0 + f0 * dt)) * dt
+    raise ValueError(f"mean must be one of {MEANS}, got {mean!r}")
+
+
 def em_log_likelihood(
     drift: Callable[[Array], Array],
     covariance: Callable[[Array], Array],
     x0: Float[Array, "n dim"],
     x1: Float[Array, "n dim"],
     dt: Float[Array, " n"],
+    mean: str = "euler",
 ) -> Float[Array, ""]:
-    """Mean Euler–Maruyama log-likelihood `log N(x1; x0 + f(x0) dt, C(x0) dt)` of the pairs.
+    """Mean Gaussian log-likelihood `log N(x1; m(x0), C(x0) dt)` of the pairs.
 
-    `covariance(x)` is the diffusion matrix `C = eps sigma sigma^T` at `x`.
+    `covariance(x)` is the diffusion matrix `C = eps sigma sigma^T` at `x`; `m` is
+    `transition_mean(drift, x0, dt, mean)` (Euler–Maruyama by default, or Heun).
     """
+    if mean not in MEANS:
+        raise ValueError(f"mean must be one of {MEANS}, got {mean!r}")
 
     def one(a, b, d):
         cov = covariance(a) * d + _JITTER * jnp.eye(a.size)
         chol = jnp.linalg.cholesky(cov)
-        z = jax.scipy.linalg.solve_triangular(chol, b - a - drift(a) * d, lower=True)
+        z = jax.scipy.linalg.solve_triangular(
+            chol, b - transition_mean(drift, a, d, mean), lower=True
+        )
         log_det = 2 * jnp.sum(jnp.log(jnp.diag(chol)))
         return -0.5 * (z @ z + log_det + a.size * jnp.log(2 * jnp.pi))
 
@@ -105,9 +133,10 @@ class StochasticOnsagerNet(eqx.Module):
         return jnp.linalg.cholesky(self.covariance(h) + _JITTER * jnp.eye(h.size))
 
 
-def sde_nll(model: StochasticOnsagerNet, pairs: Pairs) -> Float[Array, ""]:
-    """Negative mean Euler–Maruyama log-likelihood of `pairs` (a `train_vector_field` loss)."""
-    return -em_log_likelihood(model.drift, model.covariance, *pairs)
+def sde_nll(model: StochasticOnsagerNet, pairs: Pairs, mean: str = "euler") -> Float[Array, ""]:
+    """Negative mean log-likelihood of `pairs` with the `mean` one-step mean (Euler–Maruyama
+    or Heun); a `train_vector_field` loss (bind `mean` with `functools.partial`)."""
+    return -em_log_likelihood(model.drift, model.covariance, *pairs, mean=mean)
 
 
 def _drift(t, y, model):
