@@ -68,21 +68,13 @@ STARS = {"3d": (1.0, 0.0, 0.0), "linear": (0.0, 0.0), "maier_stein": STABLE_POIN
     ],
 )
 @dataclass(frozen=True)
-class Config:
+class Config(QuasipotentialSettings):
+    """The library's `QuasipotentialSettings` (flat, so `--set steps=...` reaches each) with
+    a larger data set and schedule, plus the systems and the evaluation grids."""
+
     systems: tuple[str, ...] = ("3d", "linear", "maier_stein")
     n_traj: int = 2000
-    n_t: int = 6
-    dt: float = 0.01
-    substeps: int = 4
-    width: int = 50
-    depth: int = 3
     steps: int = 3000
-    learning_rate: float = 1e-2
-    batch_size: int = 1000
-    orthogonality_weight: float = 10.0
-    negative_weight: float = 1.0
-    g_scale: float = 0.5
-    float64: bool = True
     eval_3d: int = 100
     eval_2d: int = 201
     ms_grid: int = 301
@@ -104,7 +96,7 @@ def run(cfg: Config, run: Run) -> None:
         raise ValueError(f"unknown systems {sorted(unknown)}; choose from {sorted(FIELDS)}")
     settings = QuasipotentialSettings(
         **{f: getattr(cfg, f) for f in QuasipotentialSettings.__dataclass_fields__}
-    )
+    )  # the library's settings alone (the Config adds systems and grids)
     rows, maps, losses = [], {}, {}
     for i, name in enumerate(cfg.systems):
         box = BOXES[name]
