@@ -112,8 +112,14 @@ def run(cfg: Config, run: Run) -> None:
         for name, r in res.items():
             flag = " (diverged)" if r.diverged[i] else ""
             row[name] = f"{100 * r.accuracy[i]:.2f}{flag}"
+            last = 100 * r.epoch_accuracy[i, -k:]
+            row[f"{name} last {k} ep."] = f"{last.min():.2f}–{last.max():.2f}"
         rows.append(row)
-    run.table("accuracy", rows, caption="final test accuracy (%) per initial setting")
+    run.table(
+        "accuracy",
+        rows,
+        caption=f"final test accuracy (%) per initial setting, and its range over the last {k} epochs",
+    )
     run.table(
         "final_train_loss",
         [{"setting": i, **{n: float(r.final_loss[i]) for n, r in res.items()}}
