@@ -24,6 +24,7 @@ import numpy as np
 import optax
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from ..core.domains import Domain
 from ..core.solve import rk4_step
 from ..core.train import fit
 from .quasipotential import (
@@ -54,7 +55,7 @@ class QuasipotentialSettings:
     orthogonality_weight: float = 10.0
     negative_weight: float = 1.0
     g_scale: float = 0.5
-    field_warm_start: float = 0.1
+    field_warm_start: float = field(default=0.1, metadata={"domain": Domain(low=0.0, high=1.0)})
     float64: bool = True
 
 
