@@ -43,6 +43,14 @@ BAND = "issue 16 band on Li, Lin, Ren 2019"
             quick=AtMost(0.30),
         ),
         Claim(
+            "transition-region relative L2 error on the slice x₃..₁₀ = 0 ≤ 3 %, every scheme",
+            "rel_l2_transition",
+            AtMost(0.03),
+            paper="network vs grid reference",
+            source=BAND + " (quick: the 2-D quick band)",
+            quick=AtMost(0.10),
+        ),
+        Claim(
             "effective sample size of the reweighted 10-D samples ≥ 1000, every scheme",
             "ess",
             AtLeast(1000),
