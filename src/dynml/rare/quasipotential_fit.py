@@ -6,11 +6,13 @@ pairs with `∇V_θ · g_θ ≈ 0`, and read off the quasipotential `U_θ = 2(V_
 loss is normalised, `mean|Δx/Δt − b_θ(x̄)|² / mean|Δx/Δt|² + λ mean[w cos²(∇V_θ, g_θ)]`, so
 `λ` weighs a relative field error against the orthogonality; training runs in float64
 (inside `jax.enable_x64`, nothing global is changed) with Adam and a cosine-decayed step.
-The first `field_warm_start · steps` steps fit the field alone (`λ = 0`): started with the
-penalty on, a random stable linear field settled where the cosines were small but the field
-was not fitted (field error 74 %, U 42 % off); after a field-only tenth, 3.8 % (λ = 10) and
-1.4 % (λ = 1). On the 3-D field the warm start costs accuracy (2.4 % without, 3.1 % with a
-tenth, 8.4 % with a third, at the quick budget), hence the default of a tenth.
+With `field_warm_start = f > 0` the first `f · steps` steps fit the field alone (`λ = 0`).
+With the penalty on from the first step (`f = 0`, the default), a random stable linear field
+settled where the cosines were small but the field was not fitted (field error 74 %, U 42 %
+off); with `f = 0.1` it came out at 3.8 % (λ = 10) and 1.4 % (λ = 1), with `f = ⅓`, λ = 1
+and 3,000 steps at 0.9 %. On the 3-D field the warm start hurt: at the full size (10,000
+pairs, 3,000 steps) U was 3.7 % off with `f = 0` and 36 % with `f = 0.1`. A large
+`field_error` of the returned fit is the sign to try it.
 (Full-batch L-BFGS, tried on the 3-D field, fitted far worse: 44 % error of U after 1,000
 iterations, 78 s CPU, against 12 % for 2,000 Adam steps, 32 s.)
 """
@@ -55,7 +57,7 @@ class QuasipotentialSettings:
     orthogonality_weight: float = 10.0
     negative_weight: float = 1.0
     g_scale: float = 0.5
-    field_warm_start: float = field(default=0.1, metadata={"domain": Domain(low=0.0, high=1.0)})
+    field_warm_start: float = field(default=0.0, metadata={"domain": Domain(low=0.0, high=1.0)})
     float64: bool = True
 
 
