@@ -82,3 +82,16 @@ def test_relative_l2_error_and_potential_minima():
     minima = potential_minima(double_well_2d, starts)
     order = np.argsort(minima[:, 0])
     np.testing.assert_allclose(minima[order], [[-1.0, 0.0], [1.0, 0.0]], atol=1e-4)
+
+
+def test_stable_point_gap_measures_distance_to_the_nearest_stable_point():
+    from dynml.identify.analysis import FixedPoints, stable_point_gap
+
+    points = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]])
+    eig = np.array([[-1.0, -1.0], [1.0, -1.0], [-1.0, -2.0]])  # the point (4, 0) is unstable
+    found = FixedPoints(points, eig)
+    states = np.array([[3.0, 0.0], [0.0, 3.0]])
+    # nearest stable: (0, 0) at 3 and (0, 4) at 1; mean 2 over the mean norm 3
+    np.testing.assert_allclose(stable_point_gap(found, states), 2.0 / 3.0)
+    assert stable_point_gap(FixedPoints(points[1:2], eig[1:2]), states) == float("inf")
+    assert [r["n_unstable"] for r in found.rows()] == [0, 1, 0]

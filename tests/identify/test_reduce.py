@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from dynml.identify.onsager import OnsagerNet
-from dynml.identify.reduce import PCA, PCAResNet, isometry_loss, train_jointly
+from dynml.identify.reduce import (
+    PCA,
+    PCAResNet,
+    isometry_loss,
+    relative_reconstruction_error,
+    train_jointly,
+)
 
 
 def _data(n=400, dim=12, seed=0):
@@ -88,3 +94,13 @@ def test_pca_agrees_with_scikit_learn():
             ours.explained_variance_ratio, sk.explained_variance_ratio_, rtol=1e-5
         )
         np.testing.assert_allclose(ours.mean, sk.mean_, rtol=1e-5, atol=1e-5)
+
+
+def test_truncated_pca_and_its_reconstruction_error():
+    x, _, var = _data()
+    pca = PCA.fit(x, 6)
+    lead = pca.leading(2)
+    np.testing.assert_allclose(lead.encode(x), pca.encode(x)[:, :2], rtol=1e-5, atol=1e-5)
+    # on its own data: |x - D(E(x))| / |x - mean| = (sum of the discarded variances / total)^1/2
+    expected = np.sqrt(var[2:].sum() / var.sum())
+    np.testing.assert_allclose(relative_reconstruction_error(lead, x), expected, rtol=1e-4)

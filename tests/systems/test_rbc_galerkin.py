@@ -11,8 +11,10 @@ from dynml.systems.rbc import (
     galerkin_lorenz_field,
     lorenz_coordinates,
     lorenz_coordinates_from_fields,
+    lorenz_coordinates_from_snapshots,
     lorenz_parameters,
     lorenz_state,
+    midpoints,
 )
 
 
@@ -38,4 +40,22 @@ def test_lorenz_coordinates_round_trip_through_the_fields():
     fields = np.asarray(rbc.fields(s))
     np.testing.assert_allclose(
         lorenz_coordinates_from_fields(rbc, fields, b.x, b.z), xyz, rtol=1e-4
+    )
+
+
+def test_lorenz_coordinates_of_flattened_snapshots_on_the_midpoint_grid():
+    rbc = RBC(r=10.0, nx=12, nz=8)
+    xyz = np.array([[1.5, -2.0, 7.0], [-3.0, 0.5, 2.0]])
+    grid = (10, 6)
+    fields = np.asarray(rbc.fields(lorenz_state(rbc, xyz), midpoints(10, rbc.aspect), midpoints(6)))
+    flat = fields.reshape(2, -1)  # (u, w, theta) field-major, as `simulate` writes them
+    np.testing.assert_allclose(lorenz_coordinates_from_snapshots(rbc, flat, grid), xyz, rtol=1e-4)
+
+
+def test_lorenz63_time_unit_rescales_the_field():
+    from dynml.systems.lorenz import Lorenz63
+
+    h = jnp.array([1.0, -2.0, 3.0])
+    np.testing.assert_allclose(
+        Lorenz63(10.0, 28.0, 8.0 / 3.0, time_unit=0.1)(h), 0.1 * lorenz63(0.0, h), rtol=1e-6
     )

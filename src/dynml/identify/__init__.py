@@ -17,8 +17,10 @@ from .analysis import (
     relative_l2_error,
     rollout,
     rollout_error,
+    stable_point_gap,
 )
 from .baselines import MLPODE, DissipativeHamiltonianNet, SINDy
+from .forecast import Forecast, forecast, horizon_error, long_rollouts
 from .init import orthogonal, small_gain, xavier_uniform
 from .onsager import FORCINGS, OnsagerNet
 from .reduce import (
@@ -28,8 +30,10 @@ from .reduce import (
     isometry_loss,
     joint_loss,
     reconstruction_loss,
+    relative_reconstruction_error,
     train_jointly,
 )
+from .scaling import FieldScaler
 from .stochastic import (
     MEANS,
     StochasticOnsagerNet,
@@ -99,4 +103,11 @@ __all__ = [
     "train_jointly",
     "train_vector_field",
     "xavier_uniform",
+    "Forecast",
+    "FieldScaler",
+    "forecast",
+    "horizon_error",
+    "long_rollouts",
+    "relative_reconstruction_error",
+    "stable_point_gap",
 ]

@@ -38,6 +38,13 @@ class FixedPoints:
         """Number of eigenvalues with positive real part at each point (0: stable)."""
         return np.sum(self.eigenvalues.real > 0, axis=1)
 
+    def rows(self, precision: int = 3) -> list[dict]:
+        """One table row per point: its coordinates (as text) and its unstable count."""
+        return [
+            dict(point=np.array2string(p, precision=precision), n_unstable=int(u))
+            for p, u in zip(self.points, self.n_unstable, strict=True)
+        ]
+
 
 def jacobian_eigenvalues(field: VectorField, h: Float[Array, " dim"]) -> Float[np.ndarray, " dim"]:
     """Eigenvalues of the Jacobian `df/dh` at `h`."""
@@ -100,6 +107,19 @@ def match_fixed_points(
         return np.full(len(exact), np.inf)
     d = np.linalg.norm(exact[:, None, :] - found.points[None, :, :], axis=-1)
     return d.min(axis=1)
+
+
+def stable_point_gap(found: FixedPoints, states: Float[np.ndarray, "n dim"]) -> float:
+    """`mean_k min_j |s_k - p_j| / mean_k |s_k|` over the stable points `p_j` of `found`.
+
+    How close `states` (e.g. the final snapshots of trajectories that settled) lie to the
+    stable fixed points, relative to their size; `inf` when `found` has no stable point.
+    """
+    stable = found.points[found.n_unstable == 0]
+    if len(stable) == 0:
+        return float("inf")
+    d = np.linalg.norm(states[:, None] - stable[None], axis=-1).min(axis=1)
+    return float(np.mean(d) / np.mean(np.linalg.norm(states, axis=-1)))
 
 
 @dataclass(frozen=True)

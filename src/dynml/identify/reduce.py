@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from ..core.data import Trajectories
 from ..core.nn import activation as _act
 from ..core.train import FitResult, fit
 from .training import adamw_amsgrad, heun_loss
@@ -83,6 +84,12 @@ class PCA(eqx.Module):
 
     def decode(self, h: Float[Array, "*batch m"]) -> Float[Array, "*batch dim"]:
         return self.mean + h @ self.components
+
+    def leading(self, m: int) -> "PCA":
+        """The same fit keeping only the first `m` components (and their variances)."""
+        if not 1 <= m <= self.dim:
+            raise ValueError(f"PCA.leading needs 1 <= m <= {self.dim}, got {m}")
+        return PCA(self.mean, self.components[:m], self.variance[:m], self.explained_variance_ratio)
 
 
 class ResidualLayer(eqx.Module):
@@ -192,7 +199,7 @@ def joint_loss(models: tuple, batch: tuple, iso_reference: float) -> Array:
 def train_jointly(
     ae: PCAResNet,
     field: eqx.Module,
-    pairs: tuple[Array, Array, Array],
+    pairs: tuple[Array, Array, Array] | Trajectories,
     *,
     epochs: int,
     key: PRNGKeyArray,
@@ -200,11 +207,15 @@ def train_jointly(
     learning_rate: float = 1e-3,
     progress: bool = True,
 ) -> FitResult:
-    """Fit `(ae, field)` by `joint_loss` on snapshot pairs `(x1, x2, dt)` (dt per pair).
+    """Fit `(ae, field)` by `joint_loss` on snapshot pairs `(x1, x2, dt)` (dt per pair), or on
+    the consecutive snapshot pairs of `Trajectories`.
 
     The isometry reference `L_iso^PCA` is the untrained (PCA) encoder's value on `pairs`.
     Returns the `FitResult` whose `model` is the pair `(ae, field)`.
     """
+    if isinstance(pairs, Trajectories):
+        x1, x2, dt = pairs.pairs()
+        pairs = (x1, x2, np.full(len(x1), dt))
     x1, x2, dt = (jnp.asarray(a, jnp.float32) for a in pairs)
     iso_pca = float(eqx.filter_jit(isometry_loss)(ae.encode, x1, x2, dt))
     n = x1.shape[0]
@@ -222,3 +233,14 @@ def train_jointly(
         progress=progress,
         desc="autoencoder + field",
     )
+
+
+def relative_reconstruction_error(model, x: Float[np.ndarray, "*batch dim"]) -> float:
+    """`|D(E(x)) - x| / |x - mean(x)|` (Frobenius norms over all snapshots of `x`).
+
+    For PCA with `m` components this is `(sum_{i > m} var_i / sum_i var_i)^{1/2}` on its own
+    training data: the fraction of the fluctuation the reduced coordinates do not capture.
+    """
+    flat = jnp.asarray(x.reshape(-1, x.shape[-1]))
+    recon = jax.vmap(lambda v: model.decode(model.encode(v)))(flat)
+    return float(jnp.linalg.norm(recon - flat) / jnp.linalg.norm(flat - jnp.mean(flat, 0)))

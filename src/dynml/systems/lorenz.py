@@ -17,14 +17,19 @@ def lorenz63(t, x: Float[Array, "3"], args=(10.0, 28.0, 8.0 / 3.0)) -> Float[Arr
 
 
 class Lorenz63(AbstractVectorField):
-    """The Lorenz '63 field as a module `field(h) -> dh/dt` (compiled once per `(sigma, r, b)`)."""
+    """The Lorenz '63 field as a module `field(h) -> dh/dt` (compiled once per `(sigma, r, b)`).
+
+    `time_unit` rescales time: `dh/dt = time_unit * lorenz63(h)` when one unit of `t` is
+    `time_unit` Lorenz times (default 1: Lorenz's own time).
+    """
 
     sigma: float = eqx.field(static=True, default=10.0)
     r: float = eqx.field(static=True, default=28.0)
     b: float = eqx.field(static=True, default=8.0 / 3.0)
+    time_unit: float = eqx.field(static=True, default=1.0)
 
     def __call__(self, h: Float[Array, "3"]) -> Float[Array, "3"]:
-        return lorenz63(0.0, h, (self.sigma, self.r, self.b))
+        return self.time_unit * lorenz63(0.0, h, (self.sigma, self.r, self.b))
 
 
 def fixed_points(sigma: float = 10.0, r: float = 28.0, b: float = 8.0 / 3.0) -> np.ndarray:

@@ -16,6 +16,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from .simulator import RBC
+from .spectral import midpoints
 
 
 def lorenz_mode(rbc: RBC) -> int:
@@ -84,3 +85,13 @@ def lorenz_coordinates_from_fields(
     b = np.mean(theta * roll, axis=(-2, -1)) / 0.25
     c = np.mean(theta * layer, axis=(-2, -1)) / 0.5
     return np.stack([a / alpha, b / beta, c / gamma], axis=-1)
+
+
+def lorenz_coordinates_from_snapshots(
+    rbc: RBC, x: Float[np.ndarray, "... dim"], grid: tuple[int, int]
+) -> np.ndarray:
+    """`(X, Y, Z)` of flattened `(u, w, theta)` snapshots (`dim = 3 px pz`, as `simulate`
+    writes them) on the `grid = (px, pz)` midpoint grid of the box."""
+    px, pz = grid
+    fields = x.reshape(*x.shape[:-1], 3, px, pz)
+    return lorenz_coordinates_from_fields(rbc, fields, midpoints(px, rbc.aspect), midpoints(pz))
