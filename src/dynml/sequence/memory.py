@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from ..core.train import FitResult, fit
 from .linear_rnn import LinearRNN
@@ -29,13 +29,17 @@ def white_noise_loss(
     return dt * jnp.sum((rho_hat - rho) ** 2, axis=-1)
 
 
-def relative_error(rho_hat, rho) -> np.ndarray:
+def relative_error(
+    rho_hat: Float[ArrayLike, "*batch n"], rho: Float[ArrayLike, "*batch n"]
+) -> Float[np.ndarray, "*batch"]:
     """`‖ρ̂ - ρ‖ / ‖ρ‖` in the discrete L² norm of the grid."""
     rho_hat, rho = np.asarray(rho_hat), np.asarray(rho)
     return np.linalg.norm(rho_hat - rho, axis=-1) / np.linalg.norm(rho, axis=-1)
 
 
-def l1_relative_error(rho_hat, rho) -> np.ndarray:
+def l1_relative_error(
+    rho_hat: Float[ArrayLike, "*batch n"], rho: Float[ArrayLike, "*batch n"]
+) -> Float[np.ndarray, "*batch"]:
     """`Σ|ρ̂ - ρ| / Σ|ρ|`: the relative error in the operator norm for bounded inputs."""
     rho_hat, rho = np.asarray(rho_hat), np.asarray(rho)
     return np.abs(rho_hat - rho).sum(-1) / np.abs(rho).sum(-1)

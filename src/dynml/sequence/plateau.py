@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
-from jaxtyping import Float
+from jaxtyping import ArrayLike, Float
 
 
 def hitting_time(losses: Float[np.ndarray, " steps"], level: float) -> float:
@@ -83,7 +83,9 @@ def escape_time(losses: Float[np.ndarray, " steps"], **kwargs) -> float:
     return float(end) if end > start else float("inf")
 
 
-def fit_log_line(x, y) -> tuple[float, float, float]:
+def fit_log_line(
+    x: Float[ArrayLike, " n"], y: Float[ArrayLike, " n"]
+) -> tuple[float, float, float]:
     """Least squares `log y ≈ a + b x`: returns `(slope b, intercept a, R²)`."""
     x, logy = np.asarray(x, float), np.log(np.asarray(y, float))
     b, a = np.polyfit(x, logy, 1)
