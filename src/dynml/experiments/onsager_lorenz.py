@@ -52,8 +52,7 @@ PER_R = [  # (claim, metric(s) after "r{r}_", relation, paper, source)
 ]  # fmt: skip
 CLAIMS = [
     Claim("OnsagerNet median test loss ≤ the authors' code's (r = 28)",
-          "r28_onsager_test_loss_median", AtMost(0.189), paper=AUTHORS, source=SRC,
-          quick=AtMost(0.992)),
+          "r28_onsager_test_loss_median", AtMost(0.189), paper=AUTHORS, source=SRC),
 ] + [
     Claim(f"{text} (r = {r})", tuple(f"r{r}_{m}" for m in metrics), rel, paper=paper, source=src)
     for r in (28, 16)
@@ -91,7 +90,9 @@ class Config:
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(rs=(28.0,), epochs=60, patience=7, models=("OnsagerNet", "MLP-ODE", "SINDy"),
+        """r = 28 only; batch 50 gives 4x the steps per epoch at ~1/3 the cost per step."""
+        return cls(rs=(28.0,), epochs=200, patience=20, batch_size=50,
+                   models=("OnsagerNet", "MLP-ODE", "SINDy"),
                    t_rollout=5.0, n_bounded=100, t_bounded=30.0, n_fp_starts=100)  # fmt: skip
 
 
