@@ -31,6 +31,17 @@ def test_weight_norm_is_identity_at_init_and_scales_with_g():
     np.testing.assert_allclose(scaled.weight, 2.0 * conv.weight, rtol=1e-5)
 
 
+def test_conv_init_is_pytorch_default_uniform_unless_a_std_is_given():
+    # v ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = c_in * k: bounded, variance bound^2 / 3
+    conv = CausalConv1d(16, 32, 7, key=jax.random.PRNGKey(3))
+    bound = 1.0 / np.sqrt(16 * 7)
+    v = np.asarray(conv.v)
+    assert np.abs(v).max() <= bound and np.abs(v).max() > 0.95 * bound
+    np.testing.assert_allclose(v.var(), bound**2 / 3, rtol=0.1)
+    small = CausalConv1d(16, 32, 7, key=jax.random.PRNGKey(3), init_std=0.01)
+    np.testing.assert_allclose(np.asarray(small.v).std(), 0.01, rtol=0.1)
+
+
 def eqx_replace(module, **fields):
     return eqx.tree_at(lambda m: [getattr(m, k) for k in fields], module, list(fields.values()))
 

@@ -119,10 +119,13 @@ class Config:
 
     @classmethod
     def quick(cls) -> "Config":
-        # T = 50, the TCN and the transformer only; lr 1e-2 shortens the TCN's plateau from
-        # about 2,500 steps (lr 4e-3) to about 1,100 (measured at T = 50, seed 0)
+        # T = 50, the TCN and the transformer only, the paper's Adam 4e-3 without clipping.
+        # With the authors' effective init (see causal_conv) the TCN reaches 9.4e-3 after
+        # 1,000 steps, 1.03e-2 after 1,200 and 6.9e-3 after 1,500 (seed 0: the last iterate
+        # fluctuates); with N(0, 0.01²) weights it was still
+        # at the 1/6 baseline after 2,000 steps at lr 1e-2.
         return cls(lengths=(50,), models=("tcn", "transformer"), width=32, n_train=4000,
-                   n_test=500, steps=2000, learning_rate=1e-2, clip_norm=None)  # fmt: skip
+                   n_test=500, steps=1500, clip_norm=None)  # fmt: skip
 
 
 def run(cfg: Config, run: Run) -> None:

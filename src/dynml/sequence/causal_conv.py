@@ -4,8 +4,13 @@ Koltun 2018).
 `y_t = b + Σ_{j=0}^{k-1} w_j x_{t - j d}` with `x_s = 0` for `s < 0` (left zero padding of
 `(k-1) d` samples, the "chomped" convolution of the locuslab TCN), and the weight
 normalisation `w = g · v / ‖v‖`, the norm taken per output channel over (input channel,
-tap). The direction `v ~ N(0, 0.01²)` (the locuslab init) and `g = ‖v‖`, so `w = v` at the
-start.
+tap), with `g = ‖v‖` so that `w = v` at the start.
+
+Initialisation: by default `v ~ U(−1/√fan_in, 1/√fan_in)`, `fan_in = c_in · k` (PyTorch's
+default `Conv1d` init). That is what the locuslab code effectively trains from: its
+`init_weights` writes `N(0, 0.01²)` into `conv.weight`, but PyTorch's `weight_norm` recomputes
+`weight` from `g` and `v` before every forward pass, so the write has no effect (confirmed by
+the authors, github.com/locuslab/TCN issue #1). `init_std=σ` gives `v ~ N(0, σ²)` instead.
 """
 
 import equinox as eqx
@@ -32,16 +37,20 @@ class CausalConv1d(eqx.Module):
         *,
         key: PRNGKeyArray,
         weight_norm: bool = True,
-        init_std: float = 0.01,
+        init_std: float | None = None,
     ):
         if min(in_size, out_size, kernel_size, dilation) < 1:
             raise ValueError(
                 f"need positive sizes, kernel and dilation, got {in_size, out_size, kernel_size, dilation}"
             )
         kv, kb = jax.random.split(key)
-        self.v = init_std * jax.random.normal(kv, (out_size, in_size, kernel_size))
+        shape, bound = (out_size, in_size, kernel_size), 1.0 / np.sqrt(in_size * kernel_size)
+        if init_std is None:  # PyTorch's default Conv1d weight init (kaiming_uniform, a = √5)
+            self.v = jax.random.uniform(kv, shape, minval=-bound, maxval=bound)
+        else:
+            self.v = init_std * jax.random.normal(kv, shape)
         self.g = jnp.sqrt(jnp.sum(self.v**2, axis=(1, 2))) if weight_norm else None
-        bound = 1.0 / np.sqrt(in_size * kernel_size)  # PyTorch's default Conv1d bias init
+        # PyTorch's default Conv1d bias init
         self.bias = jax.random.uniform(kb, (out_size,), minval=-bound, maxval=bound)
         self.dilation = int(dilation)
 

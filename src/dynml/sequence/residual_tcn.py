@@ -3,7 +3,8 @@ recurrent networks for sequence modeling"; github.com/locuslab/TCN).
 
 Block `i` (dilation `d = 2^i`): `h ↦ ReLU(F(h) + R h)` with
 `F = ReLU ∘ conv₂ ∘ ReLU ∘ conv₁`, both weight-normalised causal convolutions of kernel `k`
-and dilation `d` (`causal_conv.CausalConv1d`), and `R` the identity, or a 1×1 convolution
+and dilation `d` (`causal_conv.CausalConv1d`, initialised as the authors' code effectively
+initialises them: PyTorch's default), and `R` the identity, or a 1×1 convolution
 (weights `N(0, 0.01²)`) when the channel count changes. Dropout is omitted (the paper's
 adding-problem setting uses none). A linear readout (weights `N(0, 0.01²)`) acts at every
 step. `L` blocks see the last `1 + 2 (k - 1)(2^L - 1)` inputs.
