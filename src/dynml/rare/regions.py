@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Bool, Float
+from jaxtyping import Array, ArrayLike, Bool, Float
 
 Region = Callable[[Float[Array, " dim"]], Float[Array, ""]]
 
@@ -34,7 +34,7 @@ class Disc:
         return jnp.sqrt(jnp.sum((x[: c.shape[0]] - c) ** 2) + 1e-30) - self.radius
 
 
-def disc(center, radius: float) -> Disc:
+def disc(center: Float[ArrayLike, " k"], radius: float) -> Disc:
     """The disc `|x[:k] − center| ≤ radius` as a region (`k = len(center)`)."""
     return Disc(tuple(float(c) for c in center), float(radius))
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, Bool, Float
 
 from .committor import committor_rate, committor_values
 from .committor_fit import CommittorFit, SamplingSettings, TrainingSettings
@@ -90,7 +90,9 @@ def in_box(domain):
     return keep
 
 
-def evaluation_regions(reference: GridCommittor, energy_cut: float) -> dict[str, np.ndarray]:
+def evaluation_regions(
+    reference: GridCommittor, energy_cut: float
+) -> dict[str, Bool[np.ndarray, " *grid"]]:
     """Boolean masks of grid nodes outside A ∪ B: `box`, `cut`, `transition` (see module)."""
     free = ~(reference.in_a | reference.in_b)
     v = reference.potential
@@ -99,7 +101,11 @@ def evaluation_regions(reference: GridCommittor, energy_cut: float) -> dict[str,
     return {"box": free, "cut": low, "transition": low & middle}
 
 
-def error_rows(q: np.ndarray, q_ref: np.ndarray, regions: dict[str, np.ndarray]) -> list[dict]:
+def error_rows(
+    q: Float[np.ndarray, " *grid"],
+    q_ref: Float[np.ndarray, " *grid"],
+    regions: dict[str, Bool[np.ndarray, " *grid"]],
+) -> list[dict]:
     """RMSE, MAE and relative L2 `‖q − q_ref‖/‖q_ref‖` on each boolean region."""
     rows = []
     for name, mask in regions.items():
