@@ -24,3 +24,14 @@ def test_no_experiment_imports_another_experiment():
                 sibling = node.level == 1 and module.split(".")[0] in names
                 absolute = module.startswith("dynml.experiments.")
                 assert not (sibling or absolute), f"{path.name} imports {module}"
+
+
+def test_no_test_imports_from_an_experiment_module():
+    # analysis a test needs lives in the library; tests reach experiments through the registry
+    tests = Path(__file__).parent
+    for path in tests.rglob("test_*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "dynml.experiments."
+            ):
+                raise AssertionError(f"{path.relative_to(tests)} imports {node.module}")

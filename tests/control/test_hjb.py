@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from dynml.control import hjb
-from dynml.experiments.mean_field_lq import sampling_gaps
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +42,7 @@ def test_riccati_msa_and_gradient_agree(problem):
 def test_sampling_gap_decays_like_inverse_sqrt_n(problem):
     prob, _ = problem
     ns = np.array([16, 64, 256, 1024, 4096])
-    gaps = [sampling_gaps(prob, int(n), 200, jax.random.key(int(n)))["theta_gap"] for n in ns]
+    gaps = [hjb.sampling_gaps(prob, int(n), 200, jax.random.key(int(n)))["theta_gap"] for n in ns]
     slope = np.polyfit(np.log(ns), np.log(gaps), 1)[0]
     assert abs(slope + 0.5) < 0.1
 

@@ -38,7 +38,7 @@ def test_pendulum_curvature_at_the_bottom_is_kappa():
 
 def test_energy_alignment_undoes_scaling_and_shift():
     """A learned energy `3 E + 1` aligns back to `E` exactly (the Hessians fix the scale)."""
-    from dynml.experiments.onsager_langevin import aligned_energy_error
+    from dynml.identify import aligned_energy_error
 
     xs = np.linspace(-1, 1, 11)
     grid = np.array([[x, v] for v in xs for x in xs], np.float32)

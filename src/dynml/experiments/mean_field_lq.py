@@ -58,30 +58,6 @@ class Config:
         )  # fmt: skip
 
 
-def sampling_gaps(prob: hjb.MeanFieldLQ, n: int, repeats: int, key) -> dict[str, float]:
-    """Over `repeats` draws of `n` samples: RMS `‖θ̂_N − θ*‖`, mean excess population cost
-    `J(θ̂_N) − J(θ*)` and mean value gap `|Ĵ_N(θ̂_N) − J(θ*)|`."""
-    theta_star = hjb.riccati_control(prob)
-    j_star = hjb.population_cost(prob, theta_star)
-
-    def one(k):
-        x0 = prob.sample(k, n)
-        theta = hjb.riccati_control(prob, x0.mean(axis=0))
-        return (
-            jnp.sum((theta - theta_star) ** 2),
-            hjb.population_cost(prob, theta) - j_star,
-            jnp.abs(hjb.empirical_cost(prob, theta, x0) - j_star),
-        )
-
-    sq, excess, value = jax.jit(jax.vmap(one))(jax.random.split(key, repeats))
-    return dict(
-        N=n,
-        theta_gap=float(jnp.sqrt(sq.mean())),
-        excess_cost=float(excess.mean()),
-        value_gap=float(value.mean()),
-    )
-
-
 def run(cfg: Config, run: Run) -> None:
     k_prob, k_x, k_fit, k_gap = jax.random.split(jax.random.key(cfg.seed), 4)
     prob = hjb.random_problem(k_prob, cfg.dim, cfg.control_dim, cfg.horizon)
@@ -147,7 +123,7 @@ def run(cfg: Config, run: Run) -> None:
         note="RMS ‖θ̂_N − θ*‖ of the E-MSA solutions of sampled problems, log-log slope",
     )
 
-    gaps = [sampling_gaps(prob, n, cfg.repeats, jax.random.fold_in(k_gap, n)) for n in cfg.ns]
+    gaps = [hjb.sampling_gaps(prob, n, cfg.repeats, jax.random.fold_in(k_gap, n)) for n in cfg.ns]
     run.table("gaps", gaps, caption=f"{cfg.repeats} draws of N samples each")
     ns = np.array(cfg.ns, float)
     slopes = {
