@@ -57,6 +57,13 @@ def test_two_metric_relation_and_its_factor():
     assert claim.evaluate({"a": 1.0})["verdict"] == NOT_MEASURED
     strict = Claim("a < b", ("a", "b"), LessThan(strict=True))
     assert strict.evaluate({"a": 1.0, "b": 1.0})["verdict"] == FAILS
+    # a baseline whose error blew up (+inf) is beaten by any finite error; ours infinite or
+    # either NaN fails
+    assert claim.evaluate({"a": 0.97, "b": float("inf")})["verdict"] == HOLDS
+    assert claim.evaluate({"a": float("inf"), "b": float("inf")})["verdict"] == FAILS
+    assert claim.evaluate({"a": 0.97, "b": float("nan")})["verdict"] == FAILS
+    assert claim.evaluate({"a": float("nan"), "b": 3.0})["verdict"] == FAILS
+    assert claim.evaluate({"a": 0.97, "b": float("-inf")})["verdict"] == FAILS
 
 
 def test_quick_band_is_used_only_in_quick_mode():

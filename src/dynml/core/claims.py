@@ -10,7 +10,8 @@ An experiment declares what its paper claims next to its Config:
 
 After a run every claim gets a verdict computed from the recorded numbers, never typed in:
 `holds` when the relation is true of the metric(s), `fails` when it is false (a non-finite
-value fails), `not measured` when a metric the claim reads was not recorded. A claim may carry
+value fails, except an infinite comparator on the right of `LessThan`: a finite error is below
+a baseline whose error blew up), `not measured` when a metric the claim reads was not recorded. A claim may carry
 a `quick` relation, used instead of the full one in quick mode when the quick setting is
 honestly smaller; the verdict records which band was used. Verdicts are science, not errors:
 a failing claim never changes a run's exit status.
@@ -136,7 +137,9 @@ class LessThan(AbstractRelation):
     """Two metrics `a, b` (elementwise if lists) satisfy `a ≤ factor · b`.
 
     `factor` < 1 asks for a margin (`factor = 1/3`: a is at most a third of b); > 1 allows
-    slack. With `strict=True` the inequality is strict.
+    slack. With `strict=True` the inequality is strict. `a` must be finite; `b = +∞` (a
+    baseline that diverged) is compared as the number it is, so a finite `a` holds; a NaN in
+    either fails.
     """
 
     factor: float = 1.0
@@ -145,7 +148,7 @@ class LessThan(AbstractRelation):
 
     def holds(self, values):
         a, b = _array(values[0]), _array(values[1])
-        if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        if not np.all(np.isfinite(a)) or np.any(np.isnan(b)):
             return False
         rhs = self.factor * b
         return bool(np.all(a < rhs) if self.strict else np.all(a <= rhs))
