@@ -86,6 +86,7 @@ class CompileStats:
     cache_hits: int = 0
     cache_misses: int = 0
     names: list[str] = field(default_factory=list)
+    seconds_by_name: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -103,7 +104,9 @@ class CompileStats:
             if event == _BACKEND:
                 self.executables += 1
                 self.backend_seconds += duration
-                self.names.append(str(kwargs.get("fun_name", "?")))
+                name = str(kwargs.get("fun_name", "?"))
+                self.names.append(name)
+                self.seconds_by_name[name] = self.seconds_by_name.get(name, 0.0) + duration
             elif event == _TRACE:
                 self.trace_seconds += duration
             elif event == _LOWER:
@@ -126,8 +129,16 @@ class CompileStats:
         monitoring.unregister_event_duration_listener(self._on_duration)
         monitoring.unregister_event_listener(self._on_event)
 
-    def as_dict(self) -> dict[str, float | int]:
-        """The counts as plain numbers (for metrics.json)."""
+    def top(self, n: int = 8) -> list[list]:
+        """The `n` functions with the most backend-compile seconds: `[name, count, seconds]`."""
+        counts: dict[str, int] = {}
+        for name in self.names:
+            counts[name] = counts.get(name, 0) + 1
+        ranked = sorted(self.seconds_by_name.items(), key=lambda kv: -kv[1])[:n]
+        return [[name, counts.get(name, 0), round(sec, 3)] for name, sec in ranked]
+
+    def as_dict(self) -> dict[str, float | int | list]:
+        """The counts as plain numbers (for metrics.json), with the costliest functions."""
         return {
             "compilations": self.compilations,
             "executables": self.executables,
@@ -135,4 +146,5 @@ class CompileStats:
             "backend_compile_seconds": round(self.backend_seconds, 3),
             "compile_cache_hits": self.cache_hits,
             "compile_cache_misses": self.cache_misses,
+            "top_compiles": self.top(),
         }
