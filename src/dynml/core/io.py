@@ -132,13 +132,18 @@ def _import(name: str) -> type:
 
 
 def _build(cls: type, hyperparams: dict):
-    """`cls(**hyperparams)`, with a dummy `key=` when the constructor takes one."""
+    """The skeleton of `cls(**hyperparams)` (dummy `key=` when the constructor takes one).
+
+    Built abstractly (`eqx.filter_eval_shape`): its array leaves are `jax.ShapeDtypeStruct`s,
+    so nothing is initialised or compiled; the constructor's argument checks still run.
+    """
+    import equinox as eqx
     import jax
 
     kwargs = dict(hyperparams)
     if "key" in inspect.signature(cls).parameters and "key" not in kwargs:
         kwargs["key"] = jax.random.PRNGKey(0)
-    return cls(**kwargs)
+    return eqx.filter_eval_shape(lambda: cls(**kwargs))
 
 
 def save_model(path: str | Path, model, hyperparams: dict) -> Path:
@@ -157,8 +162,9 @@ def save_model(path: str | Path, model, hyperparams: dict) -> Path:
         "hyperparams": _encode(dict(hyperparams)),
     }
     like = _build(type(model), _decode(header["hyperparams"]))
+    is_leaf = lambda x: isinstance(x, jax.ShapeDtypeStruct) or eqx.is_array(x)  # noqa: E731
     shapes = lambda m: [  # noqa: E731
-        (x.shape, x.dtype) for x in jax.tree_util.tree_leaves(eqx.filter(m, eqx.is_array))
+        (x.shape, x.dtype) for x in jax.tree_util.tree_leaves(eqx.filter(m, is_leaf))
     ]
     if shapes(like) != shapes(model):
         raise ValueError(
