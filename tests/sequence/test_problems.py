@@ -57,3 +57,14 @@ def test_quick_configs_run_end_to_end(name, tmp_path):
     spec = get(name)
     run = execute(spec, spec.config(quick=True), tmp_path, quick=True)
     assert run.metrics and (run.folder / "report.md").is_file()
+
+
+def test_adding_problem_long_claims_need_a_long_run():
+    """A T = 50 run must not score the T >= 400 claims; a (100, 400) run scores both."""
+    from dynml.experiments.adding_problem import length_tags
+
+    assert length_tags((50,), 50) == ["short"]
+    assert length_tags((100, 400), 100) == ["short"]
+    assert length_tags((100, 400), 400) == ["long"]
+    assert length_tags((100, 600), 600) == ["long"]
+    assert length_tags((400,), 400) == ["long"]

@@ -42,6 +42,22 @@ def make_model(name: str, length: int, width: int, *, key, channels: int = 30, k
     raise ValueError(f"unknown model {name!r}; choose one of {MODELS}")
 
 
+LONG_T = 400  # the "longer length" claims are about T >= 400 (Bai et al. test T = 200 ... 600)
+
+
+def length_tags(lengths: tuple[int, ...], length: int) -> list[str]:
+    """The claim tags ("short", "long") a run at `length` records. "short" is the first length
+    when it is below `LONG_T`; "long" is the last length when it is at least `LONG_T`. A run
+    with no length >= `LONG_T` (quick: T = 50 only) leaves the long claims not measured
+    rather than scoring a short-sequence number against them."""
+    tags = []
+    if length == lengths[0] and length < LONG_T:
+        tags.append("short")
+    if length == lengths[-1] and length >= LONG_T:
+        tags.append("long")
+    return tags
+
+
 def last_step_mse(model, batch) -> jax.Array:
     """Mean squared error of the output at the last step."""
     x, y = batch
@@ -70,12 +86,11 @@ _SOURCE = "Bai, Kolter, Koltun 2018, Table 1 / Fig. 3 (adding problem)"
             quick=AtMost(1e-2),
         ),
         Claim(
-            "TCN solves it at the longer length (T = 400)",
+            "TCN solves it at the longer length (T = 400; not run in quick)",
             "mse_tcn_long",
             AtMost(1e-3),
             paper="≈ 6e-5 at T = 600",
             source=_SOURCE,
-            quick=AtMost(1e-2),
         ),
         Claim(
             "transformer solves it at the shorter length",
@@ -86,15 +101,14 @@ _SOURCE = "Bai, Kolter, Koltun 2018, Table 1 / Fig. 3 (adding problem)"
             quick=AtMost(1e-2),
         ),
         Claim(
-            "transformer solves it at the longer length",
+            "transformer solves it at the longer length (T = 400; not run in quick)",
             "mse_transformer_long",
             AtMost(1e-3),
             paper="(not in the paper; attention reaches any position)",
             source="issue design",
-            quick=AtMost(1e-2),
         ),
         Claim(
-            "plain tanh RNN stays near the 1/6 baseline at T = 400 (MSE / baseline)",
+            "plain tanh RNN stays near the 1/6 baseline at T = 400 (MSE / baseline; not run in quick)",
             "rnn_long_over_baseline",
             AtLeast(0.5),
             paper="RNNs stall at 0.167",
@@ -178,7 +192,7 @@ def run(cfg: Config, run: Run) -> None:
                 note=f"test MSE (baseline {baseline:.3g})",
             )
             curves[f"{name} T={length}"] = np.asarray(result.history["loss"])
-            for tag in [t for t, at in (("short", 0), ("long", -1)) if length == cfg.lengths[at]]:
+            for tag in length_tags(cfg.lengths, length):
                 run.metric(f"mse_{name}_{tag}", mse, note=f"T = {length}")
                 if name == "rnn":
                     run.metric(f"rnn_{tag}_over_baseline", mse / baseline, note=f"T = {length}")
