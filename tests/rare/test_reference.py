@@ -81,3 +81,20 @@ def test_bad_grid_is_refused():
         grid_committor(M.mueller, IN_A, IN_B, beta=0.1, domain=M.DOMAIN, n=2)
     with pytest.raises(ValueError, match="beta"):
         grid_committor(M.mueller, IN_A, IN_B, beta=-1.0, domain=M.DOMAIN, n=11)
+
+
+def test_maier_stein_gradient_case_matches_its_potential():
+    """At β = 1 the Maier–Stein field is −∇V with V = −x²/2 + x⁴/4 + y²/2 + x²y²/2, so the
+    quasipotential from (±1, 0) is exactly 2(V − V(±1, 0)) (saddle value 0.5). At β = 10 the
+    minimum-action path leaves the x-axis, so U at the saddle falls below the on-axis 0.5."""
+    from dynml.systems.maier_stein import maier_stein
+
+    box = ((-1.5, 1.5), (-1.0, 1.0))
+    wells = ((-1.0, 0.0), (1.0, 0.0))
+    ref = grid_quasipotential(lambda p: maier_stein(p, beta=1.0), wells, domain=box, n=121)
+    x, y = np.meshgrid(ref.xs, ref.ys)
+    exact = 2 * (-(x**2) / 2 + x**4 / 4 + y**2 / 2 + x**2 * y**2 / 2 + 0.25)
+    assert np.linalg.norm(ref.u - exact) / np.linalg.norm(exact) < 0.02
+    assert abs(float(np.ravel(ref(np.zeros((1, 2))))[0]) - 0.5) < 0.01
+    non_gradient = grid_quasipotential(maier_stein, wells, domain=box, n=121)
+    assert float(np.ravel(non_gradient(np.zeros((1, 2))))[0]) < 0.45
