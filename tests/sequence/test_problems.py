@@ -61,10 +61,10 @@ def test_quick_configs_run_end_to_end(name, tmp_path):
 
 def test_adding_problem_long_claims_need_a_long_run():
     """A T = 50 run must not score the T >= 400 claims; a (100, 400) run scores both."""
-    from dynml.experiments.adding_problem import length_tags
+    from dynml.sequence.lengths import length_tags
 
-    assert length_tags((50,), 50) == ["short"]
-    assert length_tags((100, 400), 100) == ["short"]
-    assert length_tags((100, 400), 400) == ["long"]
-    assert length_tags((100, 600), 600) == ["long"]
-    assert length_tags((400,), 400) == ["long"]
+    assert length_tags((50,), 50, 400) == ["short"]
+    assert length_tags((100, 400), 100, 400) == ["short"]
+    assert length_tags((100, 400), 400, 400) == ["long"]
+    assert length_tags((100, 600), 600, 400) == ["long"]
+    assert length_tags((400,), 400, 400) == ["long"]

@@ -20,6 +20,7 @@ from ..core.experiment import experiment
 from ..core.runs import Run
 from ..core.train import fit
 from ..sequence import GRU, RNN, CausalTransformer, LinearRNN, ResidualTCN, tcn_levels
+from ..sequence.lengths import length_tags
 from ..systems.memory import adding_problem
 
 MODELS = ("rnn", "linear-rnn", "gru", "tcn", "transformer")
@@ -43,19 +44,6 @@ def make_model(name: str, length: int, width: int, *, key, channels: int = 30, k
 
 
 LONG_T = 400  # the "longer length" claims are about T >= 400 (Bai et al. test T = 200 ... 600)
-
-
-def length_tags(lengths: tuple[int, ...], length: int) -> list[str]:
-    """The claim tags ("short", "long") a run at `length` records. "short" is the first length
-    when it is below `LONG_T`; "long" is the last length when it is at least `LONG_T`. A run
-    with no length >= `LONG_T` (quick: T = 50 only) leaves the long claims not measured
-    rather than scoring a short-sequence number against them."""
-    tags = []
-    if length == lengths[0] and length < LONG_T:
-        tags.append("short")
-    if length == lengths[-1] and length >= LONG_T:
-        tags.append("long")
-    return tags
 
 
 def last_step_mse(model, batch) -> jax.Array:
@@ -192,7 +180,7 @@ def run(cfg: Config, run: Run) -> None:
                 note=f"test MSE (baseline {baseline:.3g})",
             )
             curves[f"{name} T={length}"] = np.asarray(result.history["loss"])
-            for tag in length_tags(cfg.lengths, length):
+            for tag in length_tags(cfg.lengths, length, LONG_T):
                 run.metric(f"mse_{name}_{tag}", mse, note=f"T = {length}")
                 if name == "rnn":
                     run.metric(f"rnn_{tag}_over_baseline", mse / baseline, note=f"T = {length}")
