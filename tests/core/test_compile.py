@@ -31,6 +31,9 @@ def test_compile_stats_counts_one_compilation_per_new_shape():
         f(jnp.ones(12))  # new shape: one more
     assert [n for n in stats.names if "lambda" in n] == ["jit(<lambda>)", "jit(<lambda>)"]
     assert stats.compile_seconds > 0
+    top = {name: (count, sec) for name, count, sec in stats.top()}
+    assert top["jit(<lambda>)"][0] == 2 and top["jit(<lambda>)"][1] > 0
+    assert stats.as_dict()["top_compiles"] == stats.top()
     with CompileStats() as again:
         f(jnp.ones(12))
     assert again.executables == 0

@@ -17,6 +17,7 @@ stats.as_dict()                      # {"compilations": 12, "compile_seconds": 3
 
 import os
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -131,11 +132,9 @@ class CompileStats:
 
     def top(self, n: int = 8) -> list[list]:
         """The `n` functions with the most backend-compile seconds: `[name, count, seconds]`."""
-        counts: dict[str, int] = {}
-        for name in self.names:
-            counts[name] = counts.get(name, 0) + 1
+        counts = Counter(self.names)
         ranked = sorted(self.seconds_by_name.items(), key=lambda kv: -kv[1])[:n]
-        return [[name, counts.get(name, 0), round(sec, 3)] for name, sec in ranked]
+        return [[name, counts[name], round(sec, 3)] for name, sec in ranked]
 
     def as_dict(self) -> dict[str, float | int | list]:
         """The counts as plain numbers (for metrics.json), with the costliest functions."""

@@ -198,7 +198,8 @@ def run(cfg: Config, run: Run) -> None:
     run.figure("training_curves", fig, caption="training loss of each model and length")
     run.note(
         f"TCN as Bai et al. (kernel {cfg.kernel}, {cfg.channels} channels, two weight-normalised "
-        "causal convolutions per block, 1x1 residual projection, PyTorch's default U(±1/√fan_in) init of the weight-normed convolutions) with the "
+        "causal convolutions per block, 1x1 residual projection, PyTorch's default "
+        "U(±1/√fan_in) init of the weight-normed convolutions) with the "
         "fewest blocks whose receptive field covers T (they use 8 at every T); Adam lr "
         f"{cfg.learning_rate}, batch {cfg.batch_size}, {cfg.n_train} training sequences, "
         f"{cfg.steps} steps (theirs: about 15k), gradient-norm clip {cfg.clip_norm or 'none'} (theirs: none). "
