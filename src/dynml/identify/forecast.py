@@ -10,7 +10,10 @@ section V) scores a reduced model `dh/dt = f(h)` on test trajectories `h` (snaps
   `t_check` exceeds `fail_fraction` (0.3) times the trajectory's maximal amplitude
   `max_t |h(t)|`, or that blow up.
 
-Rollouts are fixed-step RK4 (`analysis.rollout`) with step `dt`.
+Rollouts are fixed-step RK4 (`analysis.rollout`) with step `dt`. `score` gives one table row
+per model: the three numbers over all trajectories (the paper scores all 100, 80 of them
+training) and over the test trajectories alone, with the fraction of long rollouts that stay
+within `4 max |h|` of the data (`bounded`).
 """
 
 from dataclasses import dataclass
@@ -18,7 +21,27 @@ from dataclasses import dataclass
 import numpy as np
 from jaxtyping import Float
 
-from .analysis import VectorField, rollout
+from .analysis import VectorField, bounded_fraction, rollout
+
+
+def horizon_errors(
+    field: VectorField,
+    h: Float[np.ndarray, "n_traj n_t dim"],
+    horizon: float,
+    snapshot_dt: float,
+    dt: float,
+) -> Float[np.ndarray, "n_traj n_starts"]:
+    """The relative error at `T = horizon` (a whole number of snapshot intervals) from every
+    snapshot of every trajectory that has one `T` later (`inf` for blow-ups)."""
+    lag = round(horizon / snapshot_dt)
+    if lag >= h.shape[1]:
+        raise ValueError(f"horizon {horizon} exceeds the trajectories' length")
+    starts = h[:, : h.shape[1] - lag].reshape(-1, h.shape[2])
+    target = h[:, lag:].reshape(-1, h.shape[2])
+    pred = rollout(field, starts, horizon, dt, n_save=2)[1][:, -1]
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = np.linalg.norm(pred - target, axis=1) / np.linalg.norm(target, axis=1)
+    return np.where(np.isfinite(err), err, np.inf).reshape(h.shape[0], -1)
 
 
 def horizon_error(
@@ -28,16 +51,17 @@ def horizon_error(
     snapshot_dt: float,
     dt: float,
 ) -> float:
-    """`e(T)` of the module doc for `T = horizon` (a whole number of snapshot intervals)."""
-    lag = round(horizon / snapshot_dt)
-    if lag >= h.shape[1]:
-        raise ValueError(f"horizon {horizon} exceeds the trajectories' length")
-    starts = h[:, : h.shape[1] - lag].reshape(-1, h.shape[2])
-    target = h[:, lag:].reshape(-1, h.shape[2])
-    pred = rollout(field, starts, horizon, dt, n_save=2)[1][:, -1]
+    """`e(T)` of the module doc for `T = horizon`: the mean of `horizon_errors`."""
+    return float(np.mean(horizon_errors(field, h, horizon, snapshot_dt, dt)))
+
+
+def _failed(pred: np.ndarray, h: np.ndarray, i: int, fail_fraction: float) -> np.ndarray:
+    """Per trajectory: the rollout `pred` misses `h` at snapshot `i` by more than
+    `fail_fraction` times the trajectory's maximal amplitude, or is not finite."""
     with np.errstate(invalid="ignore", over="ignore"):
-        err = np.linalg.norm(pred - target, axis=1) / np.linalg.norm(target, axis=1)
-    return float(np.mean(np.where(np.isfinite(err), err, np.inf)))
+        err = np.linalg.norm(pred[:, i] - h[:, i], axis=-1)
+        scale = np.linalg.norm(h, axis=-1).max(axis=1)
+        return ~np.isfinite(err) | (err > fail_fraction * scale)
 
 
 def long_rollouts(
@@ -53,12 +77,7 @@ def long_rollouts(
     """Rollouts `(n_traj, n_t, dim)` from each first snapshot to `t_end`, and `N_fail` (module
     doc) judged at `t_check`."""
     pred = rollout(field, h[:, 0], t_end, dt, n_save=h.shape[1])[1]
-    i = round(t_check / snapshot_dt)
-    with np.errstate(invalid="ignore", over="ignore"):
-        err = np.linalg.norm(pred[:, i] - h[:, i], axis=-1)
-        scale = np.linalg.norm(h, axis=-1).max(axis=1)
-        fail = ~np.isfinite(err) | (err > fail_fraction * scale)
-    return pred, int(np.sum(fail))
+    return pred, int(np.sum(_failed(pred, h, round(t_check / snapshot_dt), fail_fraction)))
 
 
 @dataclass(frozen=True)
@@ -83,11 +102,45 @@ def forecast(
 ) -> Forecast:
     """The paper's three numbers for `field` on `h`: `e(short)`, `e(long)` and `N_fail` at
     `long` (default `t_end - short`, the last horizon with one start per trajectory)."""
+    return _forecasts(field, h, [slice(None)], t_end, snapshot_dt, dt, short, long)[0]
+
+
+def _forecasts(field, h, subsets, t_end, snapshot_dt, dt, short, long) -> list[Forecast]:
+    """`forecast` over each set of trajectories `h[s]`, `s` in `subsets`, from one set of
+    rollouts of all of them."""
     long = t_end - short if long is None else long
-    pred, n_fail = long_rollouts(field, h, t_end, long, snapshot_dt, dt)
-    return Forecast(
-        err_short=horizon_error(field, h, short, snapshot_dt, dt),
-        err_long=horizon_error(field, h, long, snapshot_dt, dt),
-        n_fail=n_fail,
-        rollouts=pred,
-    )
+    pred = rollout(field, h[:, 0], t_end, dt, n_save=h.shape[1])[1]
+    failed = _failed(pred, h, round(long / snapshot_dt), 0.3)
+    e_short, e_long = (horizon_errors(field, h, t, snapshot_dt, dt) for t in (short, long))
+    return [
+        Forecast(float(np.mean(e_short[s])), float(np.mean(e_long[s])), int(np.sum(failed[s])),
+                 pred[s])
+        for s in subsets
+    ]  # fmt: skip
+
+
+def score(
+    models: dict,
+    h: Float[np.ndarray, "n_traj n_t dim"],
+    test: np.ndarray,
+    *,
+    t_end: float,
+    snapshot_dt: float,
+    dt: float,
+    long: float | None = None,
+    n_params: dict | None = None,
+) -> tuple[list[dict], dict]:
+    """Rows `{model, m, err_T1, err_T99, N_fail, bounded, *_test, n_traj, n_test, params}` (the
+    module doc's numbers for every `models[name]` on all of `h` and on `h[test]`) and the long
+    rollouts of each model from every trajectory's first snapshot."""
+    rows, rollouts = [], {}
+    bound = 4.0 * float(np.max(np.linalg.norm(h, axis=-1)))
+    for name, field in models.items():
+        f, ft = _forecasts(field, h, [slice(None), test], t_end, snapshot_dt, dt, 1.0, long)
+        rollouts[name] = f.rollouts
+        rows.append(dict(
+            model=name, m=h.shape[-1], err_T1=f.err_short, err_T99=f.err_long, N_fail=f.n_fail,
+            bounded=bounded_fraction(f.rollouts, bound), err_T1_test=ft.err_short,
+            err_T99_test=ft.err_long, N_fail_test=ft.n_fail, n_traj=h.shape[0],
+            n_test=ft.rollouts.shape[0], params=(n_params or {}).get(name, 0)))  # fmt: skip
+    return rows, rollouts

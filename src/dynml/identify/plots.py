@@ -90,26 +90,32 @@ def field_snapshots(t: np.ndarray, frames: np.ndarray, times, extent, name: str 
     return fig
 
 
-def reduced_model_figures(t, frames, extent, times, ratio, paper_ratio, series: dict, energy,
-                          fixed: FixedPoints, lorenz: dict) -> list[tuple[str, object, str]]:  # fmt: skip
-    """The Rayleigh–Bénard study's figures (Yu, Tian, E, Li 2021, section V): snapshots of
-    `frames` (one field of one trajectory), the PCA spectrum, `series` = `{"data": h, model:
-    rollouts}` in PCA coordinates, the learned `energy`, `fixed` points over the data, and
-    `lorenz` = `{title: (X, Y, Z) trajectories}` (data projection and truncation)."""
+def reduced_model_figures(t, series: dict, energy, fixed: FixedPoints, *, frames=None,
+                          extent=None, times=None, ratio=None, paper_ratio=None,
+                          lorenz: dict | None = None) -> list[tuple[str, object, str]]:  # fmt: skip
+    """The Rayleigh–Bénard study's figures (Yu, Tian, E, Li 2021, section V): `series` =
+    `{"data": h, model: rollouts}` in PCA coordinates, the learned `energy` (over 2.5 standard
+    deviations of `h1`), `fixed` points over the data; where given, snapshots of `frames` (one
+    field of one trajectory at `times`, over `extent`), the PCA spectrum `ratio` beside
+    `paper_ratio`, and `lorenz` = `{title: (X, Y, Z) trajectories}`."""
     h, m = series["data"], series["data"].shape[-1]
-    return [
-        ("temperature_snapshots", field_snapshots(t, frames, times, extent),
-         "Temperature departure theta of one trajectory."),
-        ("pca_variance", variance_bars(ratio, paper_ratio),
-         "Explained variance of the principal components."),
+    figures = [
         ("phase_portraits", portrait_grid(series),
-         f"Test trajectories (PCA m = {m}) and rollouts of the learned models from the same "
+         f"Trajectories (PCA m = {m}) and rollouts of the learned models from the same "
          "first snapshots, first three coordinates."),
-        ("learned_energy", energy_figure(energy, h, t),
-         "OnsagerNet's learned potential V along the test trajectories (left) and on the "
+        ("learned_energy", energy_figure(energy, h, t, extent=2.5 * float(np.std(h[..., 0]))),
+         "OnsagerNet's learned potential V along the trajectories (left) and on the "
          "plane h3 = ... = 0 (right)."),
         ("fixed_points", fixed_point_figure(fixed, h),
-         "Fixed points of the learned OnsagerNet on the test data."),
-        ("lorenz_truncation", side_by_side(lorenz),
-         "The data's (X, Z) Lorenz coordinates and the three-mode truncation's prediction."),
+         "Fixed points of the learned OnsagerNet over the data."),
     ]  # fmt: skip
+    if frames is not None:
+        figures.append(("temperature_snapshots", field_snapshots(t, frames, times, extent),
+                        "Temperature departure theta of one trajectory."))  # fmt: skip
+    if ratio is not None:
+        figures.append(("pca_variance", variance_bars(ratio, paper_ratio),
+                        "Explained variance of the principal components."))  # fmt: skip
+    if lorenz is not None:
+        figures.append(("lorenz_truncation", side_by_side(lorenz), "The data's (X, Z) Lorenz "
+                        "coordinates and the three-mode truncation's prediction."))  # fmt: skip
+    return figures

@@ -7,6 +7,7 @@ from .galerkin import (
     lorenz_coordinates_from_snapshots,
     lorenz_mode,
     lorenz_parameters,
+    lorenz_starts,
     lorenz_state,
 )
 from .linear import K_CRITICAL, RA_CRITICAL, critical_rayleigh, growth_rate
@@ -26,6 +27,7 @@ __all__ = [
     "lorenz_coordinates_from_snapshots",
     "lorenz_mode",
     "lorenz_parameters",
+    "lorenz_starts",
     "lorenz_state",
     "midpoints",
     "simulate",

@@ -11,9 +11,10 @@ with `sigma = Pr`, `r = Ra k^2 / K^6` (`= Ra / Ra_c` at `k = pi / sqrt 2`) and
 `b = 4 pi^2 / K^2` (`= 8/3` at `k = pi / sqrt 2`).
 """
 
+import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, PRNGKeyArray
 
 from .simulator import RBC
 from .spectral import midpoints
@@ -52,6 +53,23 @@ def lorenz_state(rbc: RBC, xyz: Float[Array, "*batch 3"]) -> Float[Array, "*batc
     s = s.at[..., 0, m, 0].set(-k2 * alpha * xyz[..., 0])  # omega = lap psi = -K^2 psi
     s = s.at[..., 1, m, 0].set(beta * xyz[..., 1])
     return s.at[..., 1, 0, 1].set(gamma * xyz[..., 2])
+
+
+LORENZ_BOX = ((-25.0, 25.0), (-25.0, 25.0), (-5.0, 30.0))
+
+
+def lorenz_starts(
+    rbc: RBC, key: PRNGKeyArray, n: int, box=LORENZ_BOX, noise: float = 0.1
+) -> Float[Array, "n 2 nx nz"]:
+    """`n` states far from conduction: `lorenz_state(X, Y, Z)` with `(X, Y, Z)` uniform in
+    `box` (default: the box of the Lorenz '63 study of Yu, Tian, E, Li 2021) plus
+    `rbc.random_state(noise)` (a temperature perturbation of the lowest modes, which breaks
+    the Lorenz subspace)."""
+    k1, k2 = jax.random.split(key)
+    lo, hi = jnp.asarray(box, jnp.float32).T
+    xyz = lo + (hi - lo) * jax.random.uniform(k1, (n, 3))
+    noise_states = jax.vmap(lambda k: rbc.random_state(k, noise))(jax.random.split(k2, n))
+    return lorenz_state(rbc, xyz) + noise_states
 
 
 def lorenz_coordinates(rbc: RBC, s: Float[Array, "*batch 2 nx nz"]) -> Float[Array, "*batch 3"]:

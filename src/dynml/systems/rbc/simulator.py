@@ -272,8 +272,10 @@ def simulate(
     amplitude: float = 0.1,
     out_shape: tuple[int, int] | None = None,
     batch_size: int = 50,
+    s0: State | None = None,
 ) -> Trajectories:
-    """Trajectories from random perturbations of conduction, stepped `batch_size` at a time.
+    """Trajectories from random perturbations of conduction (or from the states `s0`, shape
+    `(n_traj, 2, nx, nz)`), stepped `batch_size` at a time.
 
     Snapshots at `n_snapshots` equally spaced times in `[0, t_end]` (diffusion units; the
     time between snapshots is rounded to a whole number of steps) hold `(u, w, theta)` on an
@@ -286,7 +288,10 @@ def simulate(
     px, pz = out_shape or (rbc.nx // 2, rbc.nz // 2)
     points = (midpoints(px, rbc.aspect), midpoints(pz))
     steps = max(1, round(t_end / (n_snapshots - 1) / rbc.dt))
-    s0 = jax.vmap(lambda k: rbc.random_state(k, amplitude))(jax.random.split(key, n_traj))
+    if s0 is None:
+        s0 = jax.vmap(lambda k: rbc.random_state(k, amplitude))(jax.random.split(key, n_traj))
+    elif s0.shape != (n_traj, 2, rbc.nx, rbc.nz):
+        raise ValueError(f"s0 must have shape {(n_traj, 2, rbc.nx, rbc.nz)}, got {s0.shape}")
     chunks = [
         np.asarray(rbc.evolve(s0[i : i + batch_size], n_snapshots, steps, points))
         for i in range(0, n_traj, batch_size)
