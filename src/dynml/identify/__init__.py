@@ -20,8 +20,10 @@ from .analysis import (
     rollout_error,
     stable_point_gap,
 )
+from .autoencoded import Autoencoded, fit_autoencoded
 from .baselines import MLPODE, DissipativeHamiltonianNet, SINDy
-from .forecast import Forecast, forecast, horizon_error, long_rollouts
+from .comparison import AUTHORS_RBC, Protocol, fit_comparison, matched_width
+from .forecast import Forecast, forecast, horizon_error, horizon_errors, long_rollouts, score
 from .init import orthogonal, small_gain, xavier_uniform
 from .onsager import FORCINGS, OnsagerNet
 from .reduce import (
@@ -35,6 +37,7 @@ from .reduce import (
     train_jointly,
 )
 from .scaling import FieldScaler
+from .snapshots import ReducedSnapshots, reduce_snapshots
 from .stochastic import (
     MEANS,
     StochasticOnsagerNet,
@@ -112,4 +115,14 @@ __all__ = [
     "long_rollouts",
     "relative_reconstruction_error",
     "stable_point_gap",
+    "AUTHORS_RBC",
+    "Autoencoded",
+    "Protocol",
+    "ReducedSnapshots",
+    "fit_autoencoded",
+    "fit_comparison",
+    "horizon_errors",
+    "matched_width",
+    "reduce_snapshots",
+    "score",
 ]

@@ -1,5 +1,6 @@
 """2-D Rayleigh–Bénard convection: free-slip pseudo-spectral simulator, linear theory, Lorenz."""
 
+from .dataset import LORENZ_TIME_SCALE, study_data, study_rbc
 from .galerkin import (
     galerkin_lorenz_field,
     lorenz_coordinates,
@@ -31,6 +32,9 @@ __all__ = [
     "lorenz_state",
     "midpoints",
     "simulate",
+    "study_data",
+    "study_rbc",
+    "LORENZ_TIME_SCALE",
     "to_grid",
     "to_modes",
 ]
