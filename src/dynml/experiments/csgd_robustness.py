@@ -6,7 +6,10 @@ at rate `η u₀`; SGD runs at `η u₀`; Adam at `η_Adam u₀`, its grid endin
 good rate (a grid ending at SGD's rate would put Adam at chance); cMSGD against momentum SGD
 over the initial momentum. The claim checked is a small spread of accuracy over the initial
 setting, not a higher best accuracy. Diverged settings are flagged and counted, not scored 0.
-All settings of one optimiser train at once (`vmap`) on the same mini-batches.
+All settings of one optimiser train at once (`vmap`) on the same mini-batches; `trials`
+repeats the grid with other initialisations and batches (the data split fixed), and the
+claims score the spread of the trial-mean accuracy: on 449 test digits one trial's
+run-to-run noise (a range of ≈ 0.9 % over ten equivalent runs) is at the 1 % band itself.
 """
 
 from dataclasses import dataclass
@@ -22,7 +25,14 @@ from ..core.experiment import experiment
 from ..core.nn import MLP
 from ..core.runs import Run
 from ..sgd.adaptive import cmsgd, csgd
-from ..sgd.robustness import accuracy_spread, batch_order, last_epochs_fluctuation, train_grid
+from ..sgd.robustness import (
+    accuracy_spread,
+    batch_order,
+    last_epochs_fluctuation,
+    setting_effect,
+    spread_over_trials,
+    train_trials,
+)
 from ..systems.datasets import classification_data
 
 _SOURCE = "Li, Tai, E 2017; the authors' MNIST notebooks (784-300-10 MLP)"
@@ -33,15 +43,16 @@ _SOURCE = "Li, Tai, E 2017; the authors' MNIST notebooks (784-300-10 MLP)"
     paper="Li, Tai, E, ICML 2017 (cSGD, cMSGD)",
     summary="cSGD/cMSGD vs SGD/Adam/momentum SGD: accuracy spread over initial settings",
     claims=[
-        Claim("cSGD: accuracy spread over u₀ ∈ 1e-3…1 at most 1 %", "cSGD_accuracy_spread_pct",
-              AtMost(1.0), paper="0.2 % (98.1–98.3 %)", source=_SOURCE),
-        Claim("cSGD spread at most 1/3 of SGD's over the same rate grid",
-              ("cSGD_accuracy_spread_pct", "SGD_accuracy_spread_pct"), LessThan(1 / 3),
+        Claim("cSGD: spread over u₀ ∈ 1e-3…1 of the trial-mean accuracy at most 1 %",
+              "cSGD_trial_mean_spread_pct", AtMost(1.0), paper="0.2 % (98.1–98.3 %)",
+              source=_SOURCE),
+        Claim("cSGD spread at most 1/3 of SGD's over the same rate grid (trial means)",
+              ("cSGD_trial_mean_spread_pct", "SGD_trial_mean_spread_pct"), LessThan(1 / 3),
               paper="0.2 % vs 3.9 %", source=_SOURCE),
         Claim("no cSGD setting diverges", "cSGD_n_diverged", AtMost(0), paper="none",
               source=_SOURCE),
-        Claim("cMSGD spread over μ₀ below momentum SGD's",
-              ("cMSGD_accuracy_spread_pct", "MSGD_accuracy_spread_pct"), LessThan(1.0),
+        Claim("cMSGD spread over μ₀ below momentum SGD's (trial means)",
+              ("cMSGD_trial_mean_spread_pct", "MSGD_trial_mean_spread_pct"), LessThan(1.0),
               paper="cMSGD robust to the initial momentum", source="Li, Tai, E 2017, §4"),
     ],
 )  # fmt: skip
@@ -57,25 +68,27 @@ class Config:
     epochs: int = 100
     batch_size: int = 8
     test_fraction: float = 0.25
+    trials: int = 4  # initialisations and batch orders per setting (the split fixed by seed)
     mnist_path: str | None = None  # .npz with x_train, y_train, x_test, y_test
     seed: int = 0
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(width=32, epochs=10, batch_size=16, n_settings=4)
+        return cls(width=32, epochs=30, n_settings=4, trials=3)
 
 
 def run(cfg: Config, run: Run) -> None:
-    if cfg.n_settings < 2 or cfg.epochs < 1:
-        raise ValueError("need n_settings >= 2 and epochs >= 1")
+    if cfg.n_settings < 2 or cfg.epochs < 1 or cfg.trials < 1:
+        raise ValueError("need n_settings >= 2, epochs >= 1 and trials >= 1")
     (x_tr, y_tr), (x_te, y_te) = classification_data(
         cfg.mnist_path, cfg.test_fraction, cfg.seed, flat=True
     )
     train = (jnp.asarray(x_tr), jnp.asarray(y_tr, dtype=int))
     test = (jnp.asarray(x_te), jnp.asarray(y_te, dtype=int))
-    key = jax.random.key(cfg.seed)
-    model = MLP(x_tr.shape[1], 10, cfg.width, cfg.depth, "relu", key=jax.random.fold_in(key, 0))
-    order = batch_order(jax.random.fold_in(key, 1), len(y_tr), cfg.batch_size, cfg.epochs)
+    keys = [jax.random.key(cfg.seed + k) for k in range(cfg.trials)]  # trial 0: the seed's own
+    models = [MLP(x_tr.shape[1], 10, cfg.width, cfg.depth, "relu", key=jax.random.fold_in(k, 0)) for k in keys]  # fmt: skip
+    orders = jnp.stack([batch_order(jax.random.fold_in(k, 1), len(y_tr), cfg.batch_size, cfg.epochs) for k in keys])  # fmt: skip
+    order = orders[0]
     u0 = np.logspace(*cfg.u0_decades, cfg.n_settings)
     eta, eta_adam = cfg.learning_rate, cfg.adam_learning_rate
     mus = np.round(1.0 - np.logspace(0.0, -2.0, cfg.n_settings), 4)  # 0 … 0.99
@@ -87,7 +100,8 @@ def run(cfg: Config, run: Run) -> None:
         "cMSGD": (lambda mu: cmsgd(cfg.momentum_lr, mu0=mu), mus),
         "MSGD": (lambda mu: optax.sgd(cfg.momentum_lr, momentum=mu), mus),
     }
-    res = {name: train_grid(make, grid, model, train, test, order, cfg.epochs) for name, (make, grid) in grids.items()}  # fmt: skip
+    every = {name: train_trials(make, grid, models, train, test, orders, cfg.epochs) for name, (make, grid) in grids.items()}  # fmt: skip
+    res = {name: type(r)(*(a[0] for a in r)) for name, r in every.items()}  # trial 0 alone
     k = max(1, min(10, cfg.epochs // 4))  # the settled last epochs
 
     paper_spread = {"cSGD": 0.2, "SGD": 3.9, "Adam": 20.6}
@@ -103,8 +117,18 @@ def run(cfg: Config, run: Run) -> None:
         mean_spread = accuracy_spread(r.epoch_accuracy[:, -k:].mean(axis=1), r.diverged)[0]
         run.metric(f"{name}_last_epochs_mean_spread_pct", 100 * mean_spread,
                    note=f"spread over settings of the test accuracy averaged over the last {k} epochs")  # fmt: skip
-        run.metric(f"{name}_n_diverged", int(r.diverged.sum()),
-                   note=f"of {cfg.n_settings} settings: non-finite or final loss above initial")  # fmt: skip
+        run.metric(f"{name}_n_diverged", int(every[name].diverged.sum()),
+                   note=f"of {cfg.trials} × {cfg.n_settings} runs: non-finite or final loss above initial")  # fmt: skip
+        acc, div = every[name].accuracy, every[name].diverged
+        run.metric(f"{name}_trial_mean_spread_pct", 100 * accuracy_spread(acc.mean(0), div.any(0))[0],
+                   paper=paper_spread.get(name), note=f"max − min over settings of the final test accuracy averaged over {cfg.trials} trials (settings with a diverged trial left out)")  # fmt: skip
+        if cfg.trials > 1:
+            run.metric(f"{name}_spread_over_trials_pct", 100 * spread_over_trials(acc, div),
+                       note="median over settings of max − min over the trials: the run-to-run noise at one setting")  # fmt: skip
+            f, p, sd = setting_effect(acc, div)
+            run.metric(f"{name}_setting_effect_p", p,
+                       note=f"analysis of variance (trials as blocks): F = {f:.3g}; small p: the setting matters beyond run-to-run noise")  # fmt: skip
+            run.metric(f"{name}_run_sd_pct", 100 * sd, note="residual s.d. of one run's accuracy")
     rows = []
     for i in range(cfg.n_settings):
         row = dict(u0=float(u0[i]), lr=float(eta * u0[i]), adam_lr=float(eta_adam * u0[i]))
@@ -112,13 +136,14 @@ def run(cfg: Config, run: Run) -> None:
         for name, r in res.items():
             flag = " (diverged)" if r.diverged[i] else ""
             row[name] = f"{100 * r.accuracy[i]:.2f}{flag}"
+            row[f"{name} mean of {cfg.trials}"] = f"{100 * every[name].accuracy[:, i].mean():.2f}"
             last = 100 * r.epoch_accuracy[i, -k:]
             row[f"{name} last {k} ep."] = f"{last.min():.2f}–{last.max():.2f}"
         rows.append(row)
     run.table(
         "accuracy",
         rows,
-        caption=f"final test accuracy (%) per initial setting, and its range over the last {k} epochs",
+        caption=f"final test accuracy (%) per initial setting (trial 0, and the mean over {cfg.trials} trials), and trial 0's range over the last {k} epochs",
     )
     run.table(
         "final_train_loss",
@@ -160,5 +185,9 @@ def run(cfg: Config, run: Run) -> None:
         f"use rate {cfg.momentum_lr} and the momentum grid {[float(m) for m in mus]}. The paper's numbers "
         "are for a 784-300-10 MLP on MNIST, so only the spreads compare. cSGD uses the paper's "
         "excess-loss estimate m = ½(ḡ² + Var g)/a; cSGD-mean is the option m = ½ḡ²/a. "
-        "Spreads leave out diverged settings (counted in *_n_diverged)."
+        "Spreads leave out diverged settings (counted in *_n_diverged). "
+        f"*_accuracy_spread_pct is one trial (the paper's protocol); the claims use the mean over "
+        f"{cfg.trials} trials (trial k: initialisation and batches from seed {cfg.seed} + k, the "
+        f"same split), because one trial's run-to-run noise on {len(y_te)} test images "
+        "(*_spread_over_trials_pct) is as large as the band."
     )

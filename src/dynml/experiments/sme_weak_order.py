@@ -88,8 +88,9 @@ class Config:
             exact_exponents=(3, 4, 5, 6, 7, 8),
             well_exponents=(6, 7, 8),
             well_paths=4000,
-            tanh_net=False,
-            momentum_study=False,
+            nn_exponents=(4, 5, 6),
+            nn_paths=2000,
+            momentum_exponents=(5, 6, 7),
         )
 
 

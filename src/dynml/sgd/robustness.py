@@ -5,7 +5,9 @@ of initial settings (learning rate, or cSGD's initial control `u₀`): an adapti
 robust when the spread is small. A setting whose training diverged (non-finite parameters,
 or a final training loss above the initial one) is flagged and left out of the spread, and
 the number of such settings is reported beside it, so a diverged point is never scored as
-zero accuracy without saying so.
+zero accuracy without saying so. `train_trials` repeats the grid over initialisations and
+batch orders; `spread_over_trials` and `setting_effect` (an analysis of variance) tell a
+spread over settings from run-to-run noise.
 """
 
 from collections.abc import Callable
@@ -17,12 +19,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jaxtyping import Array, Float, Int
+from scipy import stats
 
 
 class GridResult(NamedTuple):
-    """Per setting: final test accuracy, initial and final training loss, diverged flag,
+    """Per run: final test accuracy, initial and final training loss, diverged flag,
     the mean control (cSGD's `u`, cMSGD's `μ`; NaN for other optimisers) per step, and the
-    test accuracy after each epoch `(settings, epochs)`."""
+    test accuracy after each epoch. Leading axes `(trials, settings)` from `train_trials`,
+    `(settings,)` from `train_grid`."""
 
     accuracy: np.ndarray
     initial_loss: np.ndarray
@@ -53,24 +57,31 @@ def _mean_control(state):
     return sum(jnp.sum(c) for c in parts) / sum(c.size for c in parts)
 
 
-def train_grid(
+def train_trials(
     make_opt: Callable[[Array], optax.GradientTransformation],
     settings: Float[Array, " n_settings"],
-    model: eqx.Module,
+    models: list[eqx.Module],
     train: tuple[Float[Array, "n d"], Int[Array, " n"]],
     test: tuple[Float[Array, "m d"], Int[Array, " m"]],
-    order: Int[Array, "steps batch"],
+    orders: Int[Array, "trials steps batch"],
     epochs: int = 1,
 ) -> GridResult:
-    """Train `model` with `make_opt(setting)` for every setting (`vmap`), on the same
-    mini-batches `order` (`epochs` equal passes) and the same initialisation; softmax
-    cross-entropy. The test accuracy is recorded after every epoch, so the epoch-to-epoch
-    fluctuation of the last iterate can be set beside the spread over settings."""
+    """Train `models[k]` with `make_opt(setting)` for every trial `k` and every setting, all
+    at once (`vmap` over trials and settings), on the mini-batches `orders[k]` (`epochs`
+    equal passes); softmax cross-entropy. Trial `k` gives every setting the same
+    initialisation and batches, so settings differ only by the optimiser; trials differ by
+    both. The test accuracy is recorded after every epoch. Every array of the result has
+    leading axes `(trials, settings)`."""
     (x_tr, y_tr), (x_te, y_te) = train, test
-    if epochs < 1 or order.shape[0] % epochs:
-        raise ValueError(f"{order.shape[0]} steps do not split into {epochs} equal epochs")
-    params, static = eqx.partition(model, eqx.is_inexact_array)
-    by_epoch = order.reshape(epochs, -1, order.shape[1])
+    orders = jnp.asarray(orders)
+    if len(models) != orders.shape[0]:
+        raise ValueError(f"{len(models)} models for {orders.shape[0]} batch orders")
+    if epochs < 1 or orders.shape[1] % epochs:
+        raise ValueError(f"{orders.shape[1]} steps do not split into {epochs} equal epochs")
+    parts = [eqx.partition(m, eqx.is_inexact_array) for m in models]
+    static = parts[0][1]
+    params = jax.tree_util.tree_map(lambda *p: jnp.stack(p), *[p for p, _ in parts])
+    by_epoch = orders.reshape(orders.shape[0], epochs, -1, orders.shape[2])
 
     def loss(p, x, y):
         logits = jax.vmap(eqx.combine(p, static))(x)
@@ -79,7 +90,7 @@ def train_grid(
     def accuracy(p):
         return jnp.mean(jnp.argmax(jax.vmap(eqx.combine(p, static))(x_te), -1) == y_te)
 
-    def one(setting):
+    def one(setting, p0, idx_by_epoch):
         opt = make_opt(setting)
 
         def step(carry, idx):
@@ -92,18 +103,33 @@ def train_grid(
             carry, controls = jax.lax.scan(step, carry, idx)
             return carry, (controls, accuracy(carry[0]))
 
-        (p, _), (controls, accs) = jax.lax.scan(epoch, (params, opt.init(params)), by_epoch)
+        (p, _), (controls, accs) = jax.lax.scan(epoch, (p0, opt.init(p0)), idx_by_epoch)
         finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(q)) for q in jax.tree.leaves(p)]))
-        return accs[-1], loss(p, x_tr, y_tr), finite, controls.reshape(-1), accs
+        initial = loss(p0, x_tr, y_tr)
+        return accs[-1], loss(p, x_tr, y_tr), finite, controls.reshape(-1), accs, initial
 
-    acc, final, finite, controls, accs = jax.jit(jax.vmap(one))(jnp.asarray(settings))
-    initial = float(loss(params, x_tr, y_tr))
-    final = np.asarray(final)
-    diverged = ~np.asarray(finite) | ~np.isfinite(final) | (final > initial)
-    return GridResult(
-        np.asarray(acc), np.full(len(final), initial), final, diverged, np.asarray(controls),
-        np.asarray(accs),
-    )  # fmt: skip
+    over_settings = jax.vmap(one, in_axes=(0, None, None))
+    out = jax.jit(jax.vmap(over_settings, in_axes=(None, 0, 0)))(
+        jnp.asarray(settings), params, by_epoch
+    )
+    acc, final, finite, controls, accs, initial = (np.asarray(a) for a in out)
+    diverged = ~finite | ~np.isfinite(final) | (final > initial)
+    return GridResult(acc, initial, final, diverged, controls, accs)
+
+
+def train_grid(
+    make_opt: Callable[[Array], optax.GradientTransformation],
+    settings: Float[Array, " n_settings"],
+    model: eqx.Module,
+    train: tuple[Float[Array, "n d"], Int[Array, " n"]],
+    test: tuple[Float[Array, "m d"], Int[Array, " m"]],
+    order: Int[Array, "steps batch"],
+    epochs: int = 1,
+) -> GridResult:
+    """`train_trials` with one trial: every setting from `model`'s initialisation on the
+    mini-batches `order`; the result's arrays have a leading `settings` axis."""
+    res = train_trials(make_opt, settings, [model], train, test, jnp.asarray(order)[None], epochs)
+    return GridResult(*(a[0] for a in res))
 
 
 def accuracy_spread(accuracy: np.ndarray, diverged: np.ndarray) -> tuple[float, float, float]:
@@ -120,3 +146,39 @@ def last_epochs_fluctuation(epoch_accuracy: np.ndarray, diverged: np.ndarray, k:
     epochs: how much the last iterate alone moves once training has settled (NaN if none)."""
     ok = np.asarray(epoch_accuracy)[~np.asarray(diverged, dtype=bool), -k:]
     return float(np.median(ok.max(axis=1) - ok.min(axis=1))) if ok.size else float("nan")
+
+
+def setting_effect(accuracy: np.ndarray, diverged: np.ndarray) -> tuple[float, float, float]:
+    """Does the setting change the accuracy beyond run-to-run noise? `accuracy` and
+    `diverged` are `(trials, settings)`; trials are blocks (trial `k` shares initialisation
+    and batches over the settings). Two-way analysis of variance without interaction on the
+    settings none of whose trials diverged:
+
+        F = [T Σ_j (ā_·j − ā)² / (S − 1)] / [Σ_kj (a_kj − ā_k· − ā_·j + ā)² / ((T − 1)(S − 1))]
+
+    Returns `(F, p, σ)`: `p` the probability of an `F` this large if the setting has no
+    effect (F distribution with `(S − 1, (T − 1)(S − 1))` degrees of freedom), `σ` the
+    residual standard deviation of one run's accuracy. NaN when fewer than 2 trials or 2
+    settings remain.
+    """
+    a = np.asarray(accuracy, float)[:, ~np.asarray(diverged, bool).any(axis=0)]
+    t, s = a.shape
+    if t < 2 or s < 2:
+        return float("nan"), float("nan"), float("nan")
+    grand = a.mean()
+    by_setting, by_trial = a.mean(axis=0) - grand, a.mean(axis=1) - grand
+    resid = a - grand - by_setting[None] - by_trial[:, None]
+    ms_setting = t * np.sum(by_setting**2) / (s - 1)
+    ms_resid = np.sum(resid**2) / ((t - 1) * (s - 1))
+    if ms_resid == 0.0:
+        return (float("inf") if ms_setting > 0 else float("nan")), float("nan"), 0.0
+    f = ms_setting / ms_resid
+    return float(f), float(stats.f.sf(f, s - 1, (t - 1) * (s - 1))), float(np.sqrt(ms_resid))
+
+
+def spread_over_trials(accuracy: np.ndarray, diverged: np.ndarray) -> float:
+    """Median over the settings none of whose trials diverged of `max − min` over the trials
+    (`accuracy`, `diverged`: `(trials, settings)`): the run-to-run noise of one setting's
+    accuracy, the floor below which a spread over settings says nothing (NaN if none)."""
+    a = np.asarray(accuracy, float)[:, ~np.asarray(diverged, bool).any(axis=0)]
+    return float(np.median(np.ptp(a, axis=0))) if a.size else float("nan")
