@@ -26,6 +26,7 @@ from .comparison import AUTHORS_RBC, Protocol, fit_comparison, matched_width
 from .forecast import Forecast, forecast, horizon_error, horizon_errors, long_rollouts, score
 from .init import orthogonal, small_gain, xavier_uniform
 from .onsager import FORCINGS, OnsagerNet
+from .polynomial_sde import PolynomialSDE, fit_polynomial_sde
 from .reduce import (
     PCA,
     PCAResNet,
@@ -69,6 +70,7 @@ __all__ = [
     "LimitCycle",
     "OnsagerNet",
     "PCA",
+    "PolynomialSDE",
     "PCAResNet",
     "ResidualLayer",
     "SINDy",
@@ -82,6 +84,7 @@ __all__ = [
     "ensemble_loss",
     "aligned_energy_error",
     "find_fixed_points",
+    "fit_polynomial_sde",
     "find_limit_cycle",
     "flow_map",
     "heun_loss",
