@@ -93,3 +93,23 @@ def test_train_vector_field_refuses_other_data():
     model = MLPODE(2, 8, key=jax.random.PRNGKey(0))
     with pytest.raises(TypeError, match="as_pairs.*or a Trajectories"):
         train_vector_field(model, np.zeros((4, 2)), epochs=1, key=jax.random.PRNGKey(0))
+
+
+def test_cosine_schedule_at_constant_rate_equals_a_plateau_that_never_fires():
+    """`schedule="cosine"` with `min_learning_rate == learning_rate` is a constant rate, the
+    same updates as a plateau schedule whose patience outlasts training; a decaying cosine
+    gives different parameters. Unknown schedules are refused."""
+    import pytest
+
+    h = np.random.default_rng(0).normal(size=(64, 2))
+    pairs = as_pairs(h, h * np.exp(-0.1), 0.1)
+    model = MLPODE(2, 8, key=jax.random.PRNGKey(0))
+    kw = dict(epochs=4, batch_size=16, key=jax.random.PRNGKey(1), progress=False)
+    flat = train_vector_field(model, pairs, schedule="cosine", min_learning_rate=0.0128, **kw)
+    plateau = train_vector_field(model, pairs, plateau_patience=100, **kw)
+    decayed = train_vector_field(model, pairs, schedule="cosine", min_learning_rate=1e-5, **kw)
+    x = jnp.ones(2)
+    np.testing.assert_array_equal(flat.model(x), plateau.model(x))
+    assert not np.array_equal(decayed.model(x), flat.model(x))
+    with pytest.raises(ValueError, match="schedule"):
+        train_vector_field(model, pairs, schedule="linear", **kw)

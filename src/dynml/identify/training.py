@@ -113,6 +113,9 @@ def adamw_amsgrad(learning_rate: float, weight_decay: float = 0.0) -> optax.Grad
     )
 
 
+SCHEDULES = ("plateau", "cosine")
+
+
 def train_vector_field(
     model: eqx.Module,
     pairs: "Pairs | Trajectories",
@@ -125,6 +128,7 @@ def train_vector_field(
     clip_norm: float = 1.0,
     plateau_patience: int = 25,
     min_learning_rate: float = 5e-6,
+    schedule: str = "plateau",
     val_pairs: "Pairs | Trajectories | None" = None,
     n_members: int | None = None,
     seeds: int | None = None,
@@ -138,7 +142,9 @@ def train_vector_field(
     With `seeds=K`, `model` is a factory `key -> model` and K members train together, each
     as if alone (module doc); `result.model` is their stack. `pairs` is `as_pairs(h1, h2, dt)`
     or a `Trajectories` (its one-step pairs `traj.pairs()`, likewise `val_pairs`). Mini-batches of `batch_size`; the learning rate halves
-    after `plateau_patience` epochs without improvement of the epoch-averaged training loss.
+    after `plateau_patience` epochs without improvement of the epoch-averaged training loss
+    (`schedule="plateau"`), or follows a cosine decay from `learning_rate` to
+    `min_learning_rate` over all steps (`schedule="cosine"`, Loshchilov & Hutter 2017).
     Without `val_pairs` training runs as one compiled scan; with them, the validation loss is
     checked every `log_epochs` epochs and the best model is kept.
     """
@@ -148,13 +154,30 @@ def train_vector_field(
         raise ValueError("give seeds= (independent members) or n_members= (summed), not both")
     pairs = _pairs_of(pairs, "pairs")
     val_pairs = None if val_pairs is None else _pairs_of(val_pairs, "val_pairs")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
     n = pairs[0].shape[0]
     steps_per_epoch = max(1, n // min(batch_size, n))
     loss = loss if n_members is None else summed(loss)
     clip = optax.clip_by_global_norm(clip_norm)
+    rate = learning_rate
+    if schedule == "cosine":
+        alpha = min(1.0, min_learning_rate / learning_rate)
+        rate = optax.cosine_decay_schedule(learning_rate, epochs * steps_per_epoch, alpha=alpha)
     optimizer = optax.chain(
         clip if n_members is None else per_member(clip),
-        adamw_amsgrad(learning_rate, weight_decay),
+        adamw_amsgrad(rate, weight_decay),
+    )
+    plateau = (
+        None
+        if schedule == "cosine"
+        else dict(
+            factor=0.5,
+            patience=plateau_patience,
+            accumulation_size=steps_per_epoch,
+            rtol=1e-4,
+            min_scale=min(1.0, min_learning_rate / learning_rate),
+        )
     )
     return fit(
         model,
@@ -164,13 +187,7 @@ def train_vector_field(
         key=key,
         optimizer=optimizer,
         batch_size=batch_size,
-        plateau=dict(
-            factor=0.5,
-            patience=plateau_patience,
-            accumulation_size=steps_per_epoch,
-            rtol=1e-4,
-            min_scale=min(1.0, min_learning_rate / learning_rate),
-        ),
+        plateau=plateau,
         val_data=val_pairs,
         log_every=epochs * steps_per_epoch if val_pairs is None else steps_per_epoch * log_epochs,
         progress=progress,
