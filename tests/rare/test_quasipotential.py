@@ -8,6 +8,7 @@ import pytest
 from scipy.linalg import solve_continuous_lyapunov
 
 from dynml.rare import DecomposedField, orthogonality_loss, orthogonality_residual
+from dynml.rare.quasipotential import initial_quadratic_weight
 from dynml.rare.quasipotential_fit import QuasipotentialSettings, quasipotential
 from dynml.systems.quasipotential_fields import (
     field_3d,
@@ -86,3 +87,20 @@ def test_orthogonality_penalty_sees_the_sign_and_residual_is_a_cosine():
     pos, neg = np.mean(np.where(cos > 0, cos**2, 0)), np.mean(np.where(cos <= 0, cos**2, 0))
     assert np.isclose(float(orthogonality_loss(model, x)), pos + 0.1 * neg, rtol=1e-5)
     assert np.isclose(float(orthogonality_loss(model, x, 1.0)), pos + neg, rtol=1e-5)
+
+
+def test_initial_quadratic_weight_meets_orthogonality_in_the_mean():
+    """For a gradient field `b = −∇(k|x̃|²)` the weight is `k`; for a rotating field
+    `b = −∇(k|x̃|²) + g`, `g ⟂ x̃`, it is still `k`; in general `mean ∇V₀·(b + ∇V₀) = 0`."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (500, 2))
+    mean, scale = np.array([0.1, -0.2]), np.array([0.6, 0.4])
+    c = 2 * (x - mean) / scale**2  # ∇|x̃|²
+    rot = np.stack([-c[:, 1], c[:, 0]], -1)  # ⟂ c at every point
+    assert np.isclose(initial_quadratic_weight(x, -0.3 * c, mean, scale), 0.3)
+    assert np.isclose(initial_quadratic_weight(x, -0.3 * c + 5 * rot, mean, scale), 0.3)
+    b = np.stack([-x[:, 0] - 4 * x[:, 1], 4 * x[:, 0] - 2 * x[:, 1]], -1)
+    q = initial_quadratic_weight(x, b, mean, scale)
+    mismatch = np.mean(np.sum(q * c * (b + q * c), -1)) / np.mean(np.sum((q * c) ** 2, -1))
+    assert q > 0 and abs(mismatch) < 1e-5  # float32 arithmetic
+    assert initial_quadratic_weight(x, 0.3 * c, mean, scale) == 1.0  # not contracting

@@ -32,6 +32,7 @@ from ..core.train import fit
 from .quasipotential import (
     DecomposedField,
     decomposition_loss,
+    initial_quadratic_weight,
     learned_quasipotential,
     orthogonality_residual,
 )
@@ -59,6 +60,7 @@ class QuasipotentialSettings:
     g_scale: float = 0.5
     field_warm_start: float = field(default=0.0, metadata={"domain": Domain(low=0.0, high=1.0)})
     float64: bool = True
+    data_quadratic: bool = True
 
 
 @dataclass
@@ -162,17 +164,21 @@ def quasipotential(
         allx = jnp.concatenate([x0, x1])
         velocity = (x1 - x0) / s.dt
         scale = float(jnp.mean(jnp.sum(velocity**2, -1)))
+        mean, std = allx.mean(0), allx.std(0)
+        mid = 0.5 * (x0 + x1)
         model = DecomposedField(
             x_star.shape[0],
             key=k_init,
-            mean=allx.mean(0),
-            scale=allx.std(0),
+            mean=mean,
+            scale=std,
+            quadratic=initial_quadratic_weight(mid, velocity, mean, std)
+            if s.data_quadratic
+            else 1.0,
             width=s.width,
             depth=s.depth,
             c_g=s.g_scale * float(jnp.sqrt(jnp.mean(velocity**2))),
         )
         model, history = _train(model, (x0, x1), scale, s, k_fit)
-        mid = 0.5 * (x0 + x1)
         b = jax.vmap(model)(mid)
         v = (x1 - x0) / s.dt
         field_error = float(jnp.linalg.norm(b - v) / jnp.linalg.norm(v))
