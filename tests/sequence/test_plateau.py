@@ -10,6 +10,7 @@ from dynml.sequence import (
     DiagonalLinearRNN,
     escape_time,
     fit_escape_times,
+    log_spaced_steps,
     longest_plateau,
     stack,
     train_ensemble,
@@ -39,6 +40,36 @@ def test_escape_time_does_not_depend_on_the_plateau_level():
     """A fixed level would move with the plateau height; the plateau's own end does not."""
     for level in (0.5, 0.9, 2.0):
         assert abs(escape_time(_curve(4000, 100, 2500, level=level, final=0.1 * level)) - 2500) <= 3
+
+
+def test_log_time_length_keeps_the_first_plateau():
+    """A plateau over steps 0-30, a fall, then a slower stretch over 300-1,500 and a second
+    fall: counted in steps the later stretch is longer (1,200 > 30), counted in decades of
+    log-time the first is (log 31 > log 5)."""
+    t = np.arange(3000, dtype=float)
+    loss = np.where(t < 30, 0.9, 0.5)
+    loss = np.where(t >= 300, 0.45, loss)
+    loss = np.where(t >= 1500, 0.1, loss)
+    loss = loss + np.where((t >= 30) & (t < 300), 0.3 * np.exp(-(t - 30) / 10), 0.0)
+    assert longest_plateau(loss) == (300, 1500)
+    assert longest_plateau(loss, log_time=True) == (0, 30)
+    assert escape_time(loss, log_time=True) == 30
+
+
+@pytest.mark.parametrize("end", [40, 2500, 90_000])
+def test_escape_time_on_log_spaced_samples(end):
+    """The plateau search on ~2,000 log-spaced samples finds the end of a known plateau to
+    within the grid's relative spacing (log(n) / points ≈ 0.6 %)."""
+    n = 200_000
+    loss = _curve(n, 5, end, drift=0.03)
+    steps = log_spaced_steps(n, 2000)
+    assert steps[0] == 0 and steps[-1] == n - 1 and np.all(np.diff(steps) > 0)
+    assert len(steps) < 2400 and np.max(steps[1:] / steps[:-1] - 1, initial=0, where=steps[:-1] > 200) < 0.01
+    t = escape_time(loss[steps], steps=steps, log_time=True)
+    assert abs(t - end) <= max(3, 0.01 * end)
+    assert np.array_equal(log_spaced_steps(295, 4000), np.arange(295))  # short: every step
+    with pytest.raises(ValueError, match="steps must increase"):
+        longest_plateau(loss[:10], steps=np.arange(10)[::-1])
 
 
 def test_later_plateau_without_escape_and_diverged_curves():

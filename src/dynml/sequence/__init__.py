@@ -37,6 +37,7 @@ from .plateau import (
     fit_escape_times,
     fit_log_line,
     hitting_time,
+    log_spaced_steps,
     longest_plateau,
 )
 from .residual_tcn import ResidualTCN, TemporalBlock, tcn_levels, tcn_receptive_field
@@ -77,6 +78,7 @@ __all__ = [
     "hitting_time",
     "impulse_response",
     "l1_relative_error",
+    "log_spaced_steps",
     "longest_plateau",
     "model_kernel",
     "relative_error",

@@ -26,6 +26,8 @@ def longest_plateau(
     rtol: float = 0.05,
     min_drop: float = 1.2,
     min_ratio: float = 2.0,
+    log_time: bool = False,
+    steps: ArrayLike | None = None,
 ) -> tuple[int, int]:
     """`(start, end)` of the longest stretch `[start, end)` whose loss stays within a factor
     `1 + rtol` (max/min) and that training escapes: `loss[end]` is below the stretch and the
@@ -33,18 +35,29 @@ def longest_plateau(
     log-time, `end ≥ min_ratio · (start + 1)`, and at least 3 steps (a short stretch of a
     steep descent is not a plateau). `(0, 0)` if there is none.
 
+    "Longest" counts steps, `end - start`, or with `log_time=True` decades of the log-step
+    axis, `log(end / (start + 1))`: a plateau from step 0 to 30 then outranks a slow stretch
+    from 300 to 1,500 (the axis on which training curves are read; a run's first plateau,
+    however short in steps, is not beaten by a later, slower refinement).
+
+    `steps`: the (increasing) step number of each loss sample, e.g. `log_spaced_steps`; the
+    criteria and the result are in steps. Default `0, 1, …`.
+
     Found in one pass with two monotone deques (sliding max and min of `log loss`); a
     non-finite value ends every stretch.
     """
     loss = np.asarray(losses, dtype=float)
     n = len(loss)
+    at = np.arange(n) if steps is None else np.asarray(steps, dtype=np.int64)
+    if at.shape != loss.shape or np.any(np.diff(at) <= 0):
+        raise ValueError(f"steps must increase and match the {n} losses, got shape {at.shape}")
     if n < 2:
         return (0, 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         log = np.where(np.isfinite(loss) & (loss > 0), np.log(loss), np.nan)
     future_min = np.fmin.accumulate(np.where(np.isnan(log), np.inf, log)[::-1])[::-1]
     band, drop = np.log1p(rtol), np.log(min_drop)
-    best, left = (0, 0), 0
+    best, best_len, left = (0, 0), 0.0, 0
     hi, lo = deque(), deque()  # indices with decreasing / increasing log loss
     for r in range(n):
         if np.isnan(log[r]):
@@ -64,13 +77,30 @@ def longest_plateau(
             while lo[0] < left:
                 lo.popleft()
         end = r + 1
-        long_enough = end - left >= 3 and end >= min_ratio * (left + 1)
-        if end < n and long_enough and end - left > best[1] - best[0]:
+        if end >= n:
+            break
+        a, b = int(at[left]), int(at[end])
+        long_enough = b - a >= 3 and b >= min_ratio * (a + 1)
+        length = np.log(b / (a + 1)) if log_time else b - a
+        if long_enough and length > best_len:
             low = log[lo[0]]
             exits_down = not np.isnan(log[end]) and log[end] < low
             if exits_down and future_min[end] < low - drop:
-                best = (left, end)
+                best, best_len = (a, b), length
     return best
+
+
+def log_spaced_steps(n: int, points: int = 4000) -> np.ndarray:
+    """About `points` distinct steps in `[0, n)`, every step up to `points / 10`, then spaced
+    evenly in `log(step)` (relative spacing ≈ `log(n) / points`): the samples at which a
+    plateau search on the log-step axis (`longest_plateau(..., steps=...)`) needs the loss."""
+    if n < 1 or points < 2:
+        raise ValueError(f"need n >= 1 and points >= 2, got {n}, {points}")
+    dense = points // 10
+    if n <= max(dense, points):
+        return np.arange(n)
+    sparse = np.geomspace(max(1, dense), n - 1, points).astype(np.int64)
+    return np.unique(np.concatenate([np.arange(dense), sparse, [n - 1]]))
 
 
 def escape_time(losses: Float[np.ndarray, " steps"], **kwargs) -> float:
