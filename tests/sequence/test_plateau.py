@@ -64,7 +64,10 @@ def test_escape_time_on_log_spaced_samples(end):
     loss = _curve(n, 5, end, drift=0.03)
     steps = log_spaced_steps(n, 2000)
     assert steps[0] == 0 and steps[-1] == n - 1 and np.all(np.diff(steps) > 0)
-    assert len(steps) < 2400 and np.max(steps[1:] / steps[:-1] - 1, initial=0, where=steps[:-1] > 200) < 0.01
+    assert (
+        len(steps) < 2400
+        and np.max(steps[1:] / steps[:-1] - 1, initial=0, where=steps[:-1] > 200) < 0.01
+    )
     t = escape_time(loss[steps], steps=steps, log_time=True)
     assert abs(t - end) <= max(3, 0.01 * end)
     assert np.array_equal(log_spaced_steps(295, 4000), np.arange(295))  # short: every step
