@@ -242,8 +242,8 @@ def run(cfg: Config, run: Run) -> None:
 def _notes(run: Run, cfg: Config) -> None:
     run.note(f"Setting (ours; the paper's solver is not public): 2-D Boussinesq, free-slip walls, "
              f"r = {cfg.r}, Pr = {cfg.pr}, aspect ratio {cfg.aspect:.4g}, {cfg.modes_x} x "
-             f"{cfg.modes_z} modes, ETDRK4; {cfg.n_traj} trajectories from random temperature "
-             f"perturbations of amplitude {cfg.amplitude}; (u, w, theta) on a {cfg.grid_x} x "
+             f"{cfg.modes_z} modes, ETDRK4; {cfg.n_traj} trajectories from {cfg.starts} starts "
+             f"(systems.rbc.dataset) + noise {cfg.amplitude}; (u, w, theta) on a {cfg.grid_x} x "
              f"{cfg.grid_z} grid, each field divided by its RMS; time unit {cfg.time_unit} "
              f"Lorenz time, T = {cfg.t_end}. The paper's RBC error values are not in our "
              "references (no paper column); Lorenz '63 is the three-mode Galerkin truncation of "

@@ -1,7 +1,7 @@
 """Forecast errors of a learned field against recorded trajectories (Yu, Tian, E, Li 2021).
 
 The Rayleigh–Bénard comparison of Yu, Tian, E, Li (Phys. Rev. Fluids 6, 114402, 2021,
-section V) scores a reduced model `dh/dt = f(h)` on test trajectories `h` (snapshots every
+section V) scores a reduced model `dh/dt = f(h)` on recorded trajectories `h` (snapshots every
 `snapshot_dt`) by
 
 - the mean relative error at horizon `T`, from every snapshot `t` that has one `T` later:
