@@ -100,35 +100,14 @@ class OnsagerNet(AbstractVectorField):
             raise ValueError(f"dim, width, depth must be >= 1, got {dim}, {width}, {depth}")
         if alpha < 0 or beta <= 0:
             raise ValueError(f"need alpha >= 0 and beta > 0, got alpha={alpha}, beta={beta}")
-        keys = jax.random.split(key, depth + 4)
-        self.layers = (eqx.nn.Linear(dim, width, key=keys[0]),) + tuple(
-            eqx.nn.Linear(width, width, key=k) for k in keys[1:depth]
+        act = _activation(activation)
+        parts = _initial_parts(
+            dim, width, depth, forcing, None if init_gain is None else float(init_gain), key
         )
-        self.matrix_head = eqx.nn.Linear(width, dim * dim, key=keys[depth])
-        self.potential_head = eqx.nn.Linear(width, dim, key=keys[depth + 1])
-        self.gamma = eqx.nn.Linear(dim, dim, key=keys[depth + 2])
-        self.force = eqx.nn.Linear(dim, dim, key=keys[depth + 3]) if forcing == "affine" else None
-        self.force_bias = jnp.zeros(dim) if forcing == "constant" else None
+        self.layers, self.matrix_head, self.potential_head, self.gamma = parts[:4]
+        self.force, self.force_bias = parts[4:]
         self.dim, self.alpha, self.beta, self.forcing = dim, float(alpha), float(beta), forcing
-        self.act = _activation(activation)
-        if init_gain is not None:
-            self._authors_init(jax.random.fold_in(key, 7), float(init_gain))
-
-    def _authors_init(self, key, gain):
-        """Yu et al.'s initialisation: small gains, orthogonal `(L, U)` head bias."""
-        keys = iter(jax.random.split(key, len(self.layers) + 5))
-        self.layers = tuple(
-            small_gain(layer, next(keys), gain, bias_gain=0.5 * gain) for layer in self.layers
-        )
-        head = small_gain(self.matrix_head, next(keys), gain)
-        bias = orthogonal(next(keys), (self.dim, self.dim), 1.0).reshape(-1)
-        self.matrix_head = eqx.tree_at(lambda m: m.bias, head, bias)
-        self.potential_head = small_gain(self.potential_head, next(keys), gain, weight="orthogonal")
-        self.gamma = small_gain(self.gamma, next(keys), gain, weight="orthogonal")
-        if self.force is not None:
-            self.force = small_gain(
-                self.force, next(keys), gain, bias_gain=0.5 * gain, weight="orthogonal"
-            )
+        self.act = act
 
     def trunk(self, h: Float[Array, " dim"]) -> Float[Array, " width"]:
         """Shared features `z(h)`: one layer, then residual layers `z + act(W z + b)`."""
@@ -178,6 +157,42 @@ class OnsagerNet(AbstractVectorField):
         if self.force is None:
             return jnp.asarray(2 * self.alpha * self.beta)
         return 2 * self.alpha * self.beta - jnp.linalg.norm(self.force.weight, ord=2)
+
+
+def _build_parts(dim: int, width: int, depth: int, forcing: str, init_gain: float | None, key):
+    """The initial layers `(trunk, matrix head, potential head, Gamma, force, force bias)`.
+
+    Equinox's default initialisation, then (with `init_gain`) the authors' small-gain one
+    (module doc). Run eagerly this is dozens of small dispatches, each compiled once per
+    shape; `_initial_parts` is the same function jitted, one compilation per configuration.
+    """
+    keys = jax.random.split(key, depth + 4)
+    layers = (eqx.nn.Linear(dim, width, key=keys[0]),) + tuple(
+        eqx.nn.Linear(width, width, key=k) for k in keys[1:depth]
+    )
+    matrix_head = eqx.nn.Linear(width, dim * dim, key=keys[depth])
+    potential_head = eqx.nn.Linear(width, dim, key=keys[depth + 1])
+    gamma = eqx.nn.Linear(dim, dim, key=keys[depth + 2])
+    force = eqx.nn.Linear(dim, dim, key=keys[depth + 3]) if forcing == "affine" else None
+    force_bias = jnp.zeros(dim) if forcing == "constant" else None
+    if init_gain is None:
+        return layers, matrix_head, potential_head, gamma, force, force_bias
+    gain = init_gain
+    keys = iter(jax.random.split(jax.random.fold_in(key, 7), len(layers) + 5))
+    layers = tuple(small_gain(layer, next(keys), gain, bias_gain=0.5 * gain) for layer in layers)
+    head = small_gain(matrix_head, next(keys), gain)
+    bias = orthogonal(next(keys), (dim, dim), 1.0).reshape(-1)
+    matrix_head = eqx.tree_at(lambda m: m.bias, head, bias)
+    potential_head = small_gain(potential_head, next(keys), gain, weight="orthogonal")
+    gamma = small_gain(gamma, next(keys), gain, weight="orthogonal")
+    if force is not None:
+        force = small_gain(force, next(keys), gain, bias_gain=0.5 * gain, weight="orthogonal")
+    return layers, matrix_head, potential_head, gamma, force, force_bias
+
+
+# Sizes, forcing and gain are static (Python values), the key traced: one compiled program
+# per configuration, reused by every seed and every ensemble member.
+_initial_parts = eqx.filter_jit(_build_parts)
 
 
 _BOUNDED_DEFECT = ("requr", "relu", "tanh", "softplus", "sigmoid", "elu", "identity")
