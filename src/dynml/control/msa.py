@@ -35,13 +35,20 @@ from .pmp import Terminal, sq_norm, states_and_costates
 
 
 def _term(f, x, x_next, p, p_next, rho, s):
-    """`H_t − (ρ/2)((1/S)‖x_{t+1} − f_t‖² + S‖p_t − ∇_x H_t‖²)` of one layer."""
+    """`H_t − (ρ/2)((1/S)‖x_{t+1} − f_t‖² + S‖p_t − ∇_x H_t‖²)` of one layer.
+
+    `rho` may be a Python number or a traced 0-d array (one compiled program for every ρ:
+    `lax.cond` then skips the penalty, and its vector-Jacobian product, when ρ = 0)."""
     out, pull = jax.vjp(f, x)
     total = jnp.sum(p_next * out)
-    if rho > 0:
+
+    def penalised(total):
         dp = p - pull(p_next)[0]
-        total = total - 0.5 * rho * (jnp.sum((x_next - out) ** 2) / s + s * jnp.sum(dp**2))
-    return total
+        return total - 0.5 * rho * (jnp.sum((x_next - out) ** 2) / s + s * jnp.sum(dp**2))
+
+    if isinstance(rho, int | float):
+        return penalised(total) if rho > 0 else total
+    return jax.lax.cond(rho > 0, penalised, lambda total: total, total)
 
 
 def _groups(layers, xs) -> list[list[int]]:
@@ -209,14 +216,22 @@ def as_layers(model, x: Array) -> tuple[tuple, Callable]:
     return wrapped, rebuild
 
 
+# Iterations per compiled chunk: every `msa_fit` call runs the same compiled loop of this
+# length (iterations past `stop` are skipped by `lax.cond`), whatever its step count.
+_CHUNK = 64
+
+
 @eqx.filter_jit
-def _scan_fit(params, static, state, method, loss, x, y, key, steps: int, bsz: int):
-    """`steps` iterations of `method` in one `lax.scan`; mini-batch `i` is slice `i mod E` of
-    epoch `i // E`'s permutation (`E = n // bsz`).
+def _scan_fit(params, static, state, method, loss, x, y, key, first, stop, bsz: int):
+    """Iterations `first, ..., first + _CHUNK - 1` of `method` in one `lax.scan`, those at or
+    after `stop` skipped; mini-batch `i` is slice `i mod E` of epoch `i // E`'s permutation
+    (`E = n // bsz`).
 
     Module-level and filter-jitted: arrays (parameters, data, the arrays inside `loss`, say a
-    `jax.tree_util.Partial`) are traced and everything else is static, so a second call with the
-    same model structure, method, loss function and shapes reuses the compiled loop.
+    `jax.tree_util.Partial`, the iteration counters, and the hyperparameters `msa_fit` passes
+    as arrays) are traced and everything else is static, so a later call with the same model
+    structure, method kind, loss function and shapes reuses the compiled loop, whatever its
+    number of iterations or its `rho`, `reg` and inner learning rate.
     """
     n = x.shape[0]
     per_epoch = n // bsz
@@ -228,7 +243,26 @@ def _scan_fit(params, static, state, method, loss, x, y, key, steps: int, bsz: i
         new, s, value = method.update(eqx.combine(p, static), s, (x[idx], y[idx]), loss)
         return (eqx.filter(new, eqx.is_array), s), value
 
-    return jax.lax.scan(step, (params, state), jnp.arange(steps))
+    value = jax.eval_shape(step, (params, state), first)[1]
+
+    def skip(carry, i):
+        del i
+        return carry, jnp.zeros(value.shape, value.dtype)
+
+    def one(carry, i):
+        return jax.lax.cond(i < stop, step, skip, carry, i)
+
+    return jax.lax.scan(one, (params, state), first + jnp.arange(_CHUNK))
+
+
+def _traced_hyperparameters(method):
+    """`MSA` with `rho`, `reg` and `inner_lr` as 0-d arrays (traced, not compiled in)."""
+    if not isinstance(method, MSA):
+        return method
+    as_array = lambda v: jnp.asarray(float(v))  # noqa: E731 - weakly typed, like a float
+    return method._replace(
+        rho=as_array(method.rho), reg=as_array(method.reg), inner_lr=as_array(method.inner_lr)
+    )
 
 
 def msa_fit(
@@ -266,13 +300,21 @@ def msa_fit(
     n = x.shape[0]
     bsz = n if batch_size is None or batch_size >= n else int(batch_size)
     state = method.init(layers)
+    method = _traced_hyperparameters(method)
     params, static = eqx.partition(layers, eqx.is_array)
-    args = (params, static, state, method, loss, x, y, key, steps, bsz)
-    compiled = _scan_fit.lower(*args).compile()
+    stop, zero = jnp.asarray(steps), jnp.asarray(0)
+    compiled = _scan_fit.lower(params, static, state, method, loss, x, y, key, zero, stop, bsz)
+    compiled = compiled.compile()
+    chunks = []
     start = time.perf_counter()
-    (params, _), losses = jax.block_until_ready(compiled(*args))
+    for first in range(0, steps, _CHUNK):
+        (params, state), values = compiled(
+            params, static, state, method, loss, x, y, key, jnp.asarray(first), stop, bsz
+        )
+        chunks.append(values)
+    jax.block_until_ready((params, chunks))
     seconds = time.perf_counter() - start
-    losses = np.asarray(losses)
+    losses = np.concatenate([np.asarray(c) for c in chunks])[:steps]
     bad = ~np.isfinite(losses)
     stopped = "nan" if bad.any() else "completed"
     kept = losses[: int(np.argmax(bad))] if bad.any() else losses
