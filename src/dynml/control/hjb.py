@@ -258,22 +258,41 @@ def gradient_feedback_control(prob: MeanFieldLQ, x0, *, steps: int = 3000, learn
     return res.model.theta, res.model.gain, res.history["loss"]
 
 
-def sampling_gaps(prob: MeanFieldLQ, n: int, repeats: int, key) -> dict[str, float]:
-    """Over `repeats` draws of `n` samples: RMS `‖θ̂_N − θ*‖`, mean excess population cost
-    `J(θ̂_N) − J(θ*)` and mean value gap `|Ĵ_N(θ̂_N) − J(θ*)|`."""
+@eqx.filter_jit
+def _draws(prob: MeanFieldLQ, keys, n: int):
+    """Per key, `n` initial states `x_0 ~ μ` and their mean: `(R, n, d)`, `(R, d)`."""
+    x0 = jax.vmap(lambda k: prob.sample(k, n))(keys)
+    return x0, x0.mean(axis=1)
+
+
+@eqx.filter_jit
+def _riccati_gaps(prob: MeanFieldLQ, means):
+    """Per sample mean `m̂`: `θ̂ = riccati_control(m̂)`, `‖θ̂ − θ*‖²`, `J(θ̂) − J(θ*)`; and `J(θ*)`.
+
+    Its shapes do not depend on the number of samples, so it compiles once for every `N`."""
     theta_star = riccati_control(prob)
     j_star = population_cost(prob, theta_star)
+    thetas = jax.vmap(lambda m: riccati_control(prob, m))(means)
+    excess = jax.vmap(lambda th: population_cost(prob, th))(thetas) - j_star
+    return thetas, jnp.sum((thetas - theta_star) ** 2, axis=(1, 2)), excess, j_star
 
-    def one(k):
-        x0 = prob.sample(k, n)
-        theta = riccati_control(prob, x0.mean(axis=0))
-        return (
-            jnp.sum((theta - theta_star) ** 2),
-            population_cost(prob, theta) - j_star,
-            jnp.abs(empirical_cost(prob, theta, x0) - j_star),
-        )
 
-    sq, excess, value = jax.jit(jax.vmap(one))(jax.random.split(key, repeats))
+@eqx.filter_jit
+def _value_gaps(prob: MeanFieldLQ, thetas, x0, j_star):
+    """`abs(Ĵ_N(θ̂) − J(θ*))` per draw (the empirical cost by simulation of the draw's samples)."""
+    return jax.vmap(lambda th, x: jnp.abs(empirical_cost(prob, th, x) - j_star))(thetas, x0)
+
+
+def sampling_gaps(prob: MeanFieldLQ, n: int, repeats: int, key) -> dict[str, float]:
+    """Over `repeats` draws of `n` samples: RMS `‖θ̂_N − θ*‖`, mean excess population cost
+    `J(θ̂_N) − J(θ*)` and mean value gap `|Ĵ_N(θ̂_N) − J(θ*)|`.
+
+    Three compiled programs: the draws and the simulated empirical costs (one per `n`, small),
+    and the Riccati solves and population costs (one for all `n`, the costly one to compile).
+    """
+    x0, means = _draws(prob, jax.random.split(key, repeats), n)
+    thetas, sq, excess, j_star = _riccati_gaps(prob, means)
+    value = _value_gaps(prob, thetas, x0, j_star)
     return dict(
         N=n,
         theta_gap=float(jnp.sqrt(sq.mean())),
