@@ -63,3 +63,29 @@ def test_lqr_law_is_stationary_for_the_sampled_feedback_problem(problem):
     assert jnp.abs(g_th).max() < 1e-4 * scale and jnp.abs(g_k).max() < 1e-4 * scale
     # a different law costs more
     assert hjb.feedback_cost(prob, zero, 0.9 * gains, x0) > scale
+
+
+def test_sampling_gaps_equal_per_draw_formulas_and_compile_riccati_once(problem):
+    """Each statistic against its formula on the same draws (`‖θ̂ − θ*‖²` with `θ̂` the Riccati
+    control of the draw's mean, `J(θ̂) − J(θ*)`, `abs(Ĵ_N(θ̂) − J(θ*))`); a second `N` reuses the
+    compiled Riccati program (only the draws and the simulated costs are shape-dependent)."""
+    from dynml.core.compile import CompileStats
+
+    prob, _ = problem
+    theta_star = hjb.riccati_control(prob)
+    j_star = hjb.population_cost(prob, theta_star)
+    hjb.sampling_gaps(prob, 8, 3, jax.random.key(5))
+    with CompileStats() as stats:
+        got = hjb.sampling_gaps(prob, 12, 3, jax.random.key(6))
+    assert "jit(_riccati_gaps)" not in stats.names, stats.names
+    sq, excess, value = [], [], []
+    for k in jax.random.split(jax.random.key(6), 3):
+        x0 = prob.sample(k, 12)
+        theta = hjb.riccati_control(prob, x0.mean(axis=0))
+        sq.append(float(jnp.sum((theta - theta_star) ** 2)))
+        excess.append(float(hjb.population_cost(prob, theta) - j_star))
+        value.append(abs(float(hjb.empirical_cost(prob, theta, x0) - j_star)))
+    assert got["N"] == 12
+    np.testing.assert_allclose(got["theta_gap"], np.sqrt(np.mean(sq)), rtol=1e-5)
+    np.testing.assert_allclose(got["excess_cost"], np.mean(excess), rtol=1e-4)
+    np.testing.assert_allclose(got["value_gap"], np.mean(value), rtol=1e-4)

@@ -1,4 +1,4 @@
-"""`msa_fit` compiles its loop once: step counts and `rho`, `reg`, inner learning rate are traced.
+"""`msa_fit` compiles its loop once per model, method and shapes, whatever its step count.
 
 The chunked loop (a fixed-length compiled scan, iterations past the end skipped) must take
 exactly the steps of a plain iteration-by-iteration loop of `MSA.update` with the same
@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dynml.control import MSA, Residual, extended_hamiltonian, msa_fit, pmp
+from dynml.control import MSA, Residual, msa_fit
 from dynml.control.losses import sum_mse
 from dynml.core.compile import CompileStats
 
@@ -53,29 +53,13 @@ def test_chunked_loop_equals_the_stepwise_loop_across_chunk_boundaries():
         np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6)
 
 
-def test_a_second_fit_with_other_steps_and_hyperparameters_compiles_nothing():
+def test_a_second_fit_with_another_step_count_and_data_compiles_nothing():
     layers, data = _problem()
     key = jax.random.key(1)
-    first = MSA(rho=0.5, reg=1e-3, inner="adam", inner_steps=3, inner_lr=0.05)
-    msa_fit(layers, sum_mse, data, first, steps=5, key=key, batch_size=4)
-    other = MSA(rho=0.0, reg=1e-2, inner="adam", inner_steps=3, inner_lr=0.3)
+    method = MSA(rho=0.5, reg=1e-3, inner="adam", inner_steps=3, inner_lr=0.05)
+    msa_fit(layers, sum_mse, data, method, steps=5, key=key, batch_size=4)
+    shifted = (data[0] + 1.0, data[1])
     with CompileStats() as stats:
-        res = msa_fit(layers, sum_mse, data, other, steps=90, key=key, batch_size=4)
+        res = msa_fit(layers, sum_mse, shifted, method, steps=90, key=key, batch_size=4)
     assert stats.compilations == 0, stats.names
     assert len(res.history["loss"]) == 90 and np.isfinite(res.history["loss"]).all()
-
-
-def test_traced_rho_gives_the_static_extended_hamiltonian():
-    """`rho` as a 0-d array (as `msa_fit` passes it) equals the Python-float path, both for the
-    basic Hamiltonian (ρ = 0, penalty skipped) and with the penalty."""
-    layers, (x, y) = _problem()
-    _, xs, ps = pmp.states_and_costates(layers, x, y, sum_mse)
-    moved = jax.tree_util.tree_map(lambda a: 1.3 * a, layers)
-    for rho in (0.0, 0.7):
-        static = extended_hamiltonian(moved, xs, ps, rho, 1e-3)
-        traced = jax.jit(lambda r: extended_hamiltonian(moved, xs, ps, r, 1e-3))(jnp.asarray(rho))
-        np.testing.assert_allclose(traced, static, rtol=1e-6)
-    gap = extended_hamiltonian(moved, xs, ps, 0.0, 1e-3) - extended_hamiltonian(
-        moved, xs, ps, 0.7, 1e-3
-    )
-    assert float(gap) > 1e-3  # the penalty is visible, so skipping it wrongly would show

@@ -35,20 +35,13 @@ from .pmp import Terminal, sq_norm, states_and_costates
 
 
 def _term(f, x, x_next, p, p_next, rho, s):
-    """`H_t − (ρ/2)((1/S)‖x_{t+1} − f_t‖² + S‖p_t − ∇_x H_t‖²)` of one layer.
-
-    `rho` may be a Python number or a traced 0-d array (one compiled program for every ρ:
-    `lax.cond` then skips the penalty, and its vector-Jacobian product, when ρ = 0)."""
+    """`H_t − (ρ/2)((1/S)‖x_{t+1} − f_t‖² + S‖p_t − ∇_x H_t‖²)` of one layer."""
     out, pull = jax.vjp(f, x)
     total = jnp.sum(p_next * out)
-
-    def penalised(total):
+    if rho > 0:
         dp = p - pull(p_next)[0]
-        return total - 0.5 * rho * (jnp.sum((x_next - out) ** 2) / s + s * jnp.sum(dp**2))
-
-    if isinstance(rho, int | float):
-        return penalised(total) if rho > 0 else total
-    return jax.lax.cond(rho > 0, penalised, lambda total: total, total)
+        total = total - 0.5 * rho * (jnp.sum((x_next - out) ** 2) / s + s * jnp.sum(dp**2))
+    return total
 
 
 def _groups(layers, xs) -> list[list[int]]:
@@ -228,10 +221,12 @@ def _scan_fit(params, static, state, method, loss, x, y, key, first, stop, bsz: 
     (`E = n // bsz`).
 
     Module-level and filter-jitted: arrays (parameters, data, the arrays inside `loss`, say a
-    `jax.tree_util.Partial`, the iteration counters, and the hyperparameters `msa_fit` passes
-    as arrays) are traced and everything else is static, so a later call with the same model
-    structure, method kind, loss function and shapes reuses the compiled loop, whatever its
-    number of iterations or its `rho`, `reg` and inner learning rate.
+    `jax.tree_util.Partial`, and the iteration counters) are traced and everything else is
+    static, so a later call with the same model structure, method (its hyperparameters
+    included), loss function and shapes reuses the compiled loop whatever its number of
+    iterations. The method's floats stay compiled in: traced, they would let XLA fold its
+    constants differently and change the iterates in the last bits, which a run started at a
+    saddle (the toy net at zero weights) amplifies.
     """
     n = x.shape[0]
     per_epoch = n // bsz
@@ -253,16 +248,6 @@ def _scan_fit(params, static, state, method, loss, x, y, key, first, stop, bsz: 
         return jax.lax.cond(i < stop, step, skip, carry, i)
 
     return jax.lax.scan(one, (params, state), first + jnp.arange(_CHUNK))
-
-
-def _traced_hyperparameters(method):
-    """`MSA` with `rho`, `reg` and `inner_lr` as 0-d arrays (traced, not compiled in)."""
-    if not isinstance(method, MSA):
-        return method
-    as_array = lambda v: jnp.asarray(float(v))  # noqa: E731 - weakly typed, like a float
-    return method._replace(
-        rho=as_array(method.rho), reg=as_array(method.reg), inner_lr=as_array(method.inner_lr)
-    )
 
 
 def msa_fit(
@@ -300,7 +285,6 @@ def msa_fit(
     n = x.shape[0]
     bsz = n if batch_size is None or batch_size >= n else int(batch_size)
     state = method.init(layers)
-    method = _traced_hyperparameters(method)
     params, static = eqx.partition(layers, eqx.is_array)
     stop, zero = jnp.asarray(steps), jnp.asarray(0)
     compiled = _scan_fit.lower(params, static, state, method, loss, x, y, key, zero, stop, bsz)
