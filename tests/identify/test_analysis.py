@@ -10,6 +10,7 @@ from dynml.identify import (
     find_limit_cycle,
     histogram_distance,
     match_fixed_points,
+    path_relative_error,
 )
 from dynml.systems.lorenz import fixed_points, lorenz63
 
@@ -95,3 +96,14 @@ def test_stable_point_gap_measures_distance_to_the_nearest_stable_point():
     np.testing.assert_allclose(stable_point_gap(found, states), 2.0 / 3.0)
     assert stable_point_gap(FixedPoints(points[1:2], eig[1:2]), states) == float("inf")
     assert [r["n_unstable"] for r in found.rows()] == [0, 1, 0]
+
+
+def test_path_relative_error_is_the_rms_of_per_path_relative_errors():
+    """Rollouts `(1 + e_k) h*_k` have per-path relative error `|e_k|`; the result is their RMS
+    (`sqrt(mean e^2)`, not the mean), and a blown-up rollout makes it inf."""
+    truth = np.random.default_rng(0).normal(size=(3, 50, 2))
+    e = np.array([0.1, -0.2, 0.4])
+    hs = truth * (1 + e)[:, None, None]
+    assert abs(path_relative_error(hs, truth) - np.sqrt(np.mean(e**2))) < 1e-12
+    hs[1, 10, 0] = np.nan
+    assert path_relative_error(hs, truth) == float("inf")

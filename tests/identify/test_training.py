@@ -4,9 +4,11 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from dynml.identify import (
     MLPODE,
+    adamw_amsgrad,
     as_pairs,
     ensemble,
     heun_loss,
@@ -113,3 +115,52 @@ def test_cosine_schedule_at_constant_rate_equals_a_plateau_that_never_fires():
     assert not np.array_equal(decayed.model(x), flat.model(x))
     with pytest.raises(ValueError, match="schedule"):
         train_vector_field(model, pairs, schedule="linear", **kw)
+
+
+def _torch_amsgrad_reference(grads, lr, b1=0.9, b2=0.999, eps=1e-8):
+    """PyTorch's `Adam(amsgrad=True)` step (torch/optim/adam.py, `_single_tensor_adam`), numpy."""
+    p, m, v, vmax = (np.zeros_like(grads[0]) for _ in range(4))
+    out = []
+    for t, g in enumerate(grads, start=1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        vmax = np.maximum(vmax, v)
+        denom = np.sqrt(vmax) / np.sqrt(1 - b2**t) + eps
+        p = p - lr / (1 - b1**t) * m / denom
+        out.append(p)
+    return np.array(out)
+
+
+def test_amsgrad_steps_as_pytorch_does():
+    """`adamw_amsgrad` follows PyTorch's AMSGrad (max of the raw second moment, then the bias
+    correction), which optax's `scale_by_amsgrad` (max of the corrected one) does not."""
+    scales = [10.0, 1.0, 0.1, 0.1, 0.01, 0.01, 5.0, 0.01]
+    grads = np.random.default_rng(0).normal(size=(8, 4)) * np.array(scales)[:, None]
+    ref = _torch_amsgrad_reference(grads, 0.01)
+
+    def path(opt):
+        p, state, out = jnp.zeros(4), opt.init(jnp.zeros(4)), []
+        for g in grads:
+            u, state = opt.update(jnp.asarray(g, jnp.float32), state, p)
+            p = p + u
+            out.append(np.asarray(p))
+        return np.array(out)
+
+    np.testing.assert_allclose(path(adamw_amsgrad(0.01)), ref, rtol=1e-4, atol=1e-7)
+    optax_path = path(optax.chain(optax.scale_by_amsgrad(), optax.scale_by_learning_rate(0.01)))
+    assert np.abs(optax_path - ref).max() > 0.1 * np.abs(ref).max()
+
+
+def test_plateau_counts_bad_epochs_as_pytorch_does():
+    """PyTorch halves the rate once more than `patience` epochs pass without a relative gain of
+    1e-4. At learning rate 1e-5 the loss is nearly frozen (gains ~1e-5 per epoch): epoch 1 sets
+    the best, epochs 2-4 are bad, so with patience 2 the rate halves after epoch 4 (down to
+    the floor 5e-6 = 0.5 x 1e-5)."""
+    h0 = jax.random.normal(jax.random.PRNGKey(1), (32, 2))
+    pairs = as_pairs(h0, 0.99 * h0, 0.01)
+    res = train_vector_field(
+        MLPODE(2, 4, key=jax.random.PRNGKey(0)), pairs, epochs=6, key=jax.random.PRNGKey(2),
+        batch_size=16, plateau_patience=2, learning_rate=1e-5, val_pairs=pairs, log_epochs=1,
+        progress=False,
+    )  # fmt: skip
+    assert res.history["lr_scale"] == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5]

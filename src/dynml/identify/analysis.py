@@ -330,6 +330,17 @@ def relative_l2_error(
     return float(np.sqrt(np.sum((a - b) ** 2) / np.sum(b**2)))
 
 
+def path_relative_error(
+    hs: Float[np.ndarray, "batch n_t dim"], truth: Float[np.ndarray, "batch n_t dim"]
+) -> float:
+    """`(mean_k (|h_k - h*_k|_{L2(t)} / |h*_k|_{L2(t)})^2)^{1/2}`: the root mean square over paths
+    of each rollout's relative L2-in-time error (Yu et al. 2021's `long_run_cmp`, Fig. 2b).
+    A rollout that blew up (inf or NaN) makes it inf."""
+    hs, truth = np.asarray(hs, np.float64), np.asarray(truth, np.float64)
+    err = np.sqrt(np.sum((hs - truth) ** 2, axis=(1, 2)) / np.sum(truth**2, axis=(1, 2)))
+    return float(np.sqrt(np.mean(err**2))) if np.all(np.isfinite(err)) else float("inf")
+
+
 def potential_minima(
     potential: Callable[[Array], Array], starts: Float[Array, "n dim"], **newton_kwargs
 ) -> np.ndarray:

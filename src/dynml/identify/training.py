@@ -3,9 +3,11 @@
 Loss on pairs `(h1, h2)` a time `dt` apart (Yu et al. 2021):
 `mean_pairs sum_components |(Heun_dt(h1) - h2) / dt|^2` (the authors' units; `reduction="mean"`
 averages over components instead), with Heun's step `h1 + dt/2 [f(h1) + f(h1 + dt f(h1))]`.
-Optimiser, as in the authors' code: AdamW with the AMSGrad second moment and no weight decay,
-global-norm clipping at 1.0, reduce-on-plateau (x0.5 after `patience` epochs without a
-relative improvement of 1e-4 of the epoch-mean training loss, down to a learning rate of 5e-6).
+Optimiser, as in the authors' code: AdamW with the AMSGrad second moment as PyTorch computes it
+(`scale_by_amsgrad_torch`) and no weight decay,
+global-norm clipping at 1.0, reduce-on-plateau (x0.5 when more than `patience` epochs pass
+without a relative improvement of 1e-4 of the epoch-mean training loss, as PyTorch's
+`ReduceLROnPlateau` counts, down to a learning rate of 5e-6).
 
 Several seeds of one model train together: `train_vector_field(build, pairs, seeds=K)` hands a
 factory `key -> model` to `core.fit(..., seeds=K)`, which trains the K members under
@@ -16,6 +18,7 @@ schedule between them.)
 """
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import equinox as eqx
 import jax
@@ -104,10 +107,49 @@ def per_member(inner: optax.GradientTransformation) -> optax.GradientTransformat
     )
 
 
+class AmsgradState(NamedTuple):
+    count: Array
+    mu: optax.Updates
+    nu: optax.Updates
+    nu_max: optax.Updates
+
+
+def scale_by_amsgrad_torch(
+    b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
+) -> optax.GradientTransformation:
+    """Adam's step with AMSGrad as PyTorch computes it (`torch.optim.AdamW(amsgrad=True)`).
+
+    `m_t = b1 m + (1 - b1) g`, `v_t = b2 v + (1 - b2) g^2`, `vmax_t = max(vmax, v_t)` on the raw
+    second moment, update `(m_t / (1 - b1^t)) / (sqrt(vmax_t / (1 - b2^t)) + eps)` (Reddi, Kale,
+    Kumar 2018, with PyTorch's bias corrections). `optax.scale_by_amsgrad` instead takes the
+    maximum of the bias-corrected `v_t / (1 - b2^t)`, so one large early gradient (the first
+    step's estimate is `g_1^2` itself) caps every later step for ever; PyTorch's raw maximum
+    starts at `(1 - b2) g_1^2` and the correction fades as `t` grows.
+    """
+
+    def init(params):
+        zeros = lambda: jax.tree_util.tree_map(jnp.zeros_like, params)  # noqa: E731
+        return AmsgradState(jnp.zeros([], jnp.int32), zeros(), zeros(), zeros())
+
+    def update(grads, state, params=None):
+        del params
+        t = state.count + 1
+        mu = jax.tree_util.tree_map(lambda m, g: b1 * m + (1 - b1) * g, state.mu, grads)
+        nu = jax.tree_util.tree_map(lambda v, g: b2 * v + (1 - b2) * g * g, state.nu, grads)
+        nu_max = jax.tree_util.tree_map(jnp.maximum, state.nu_max, nu)
+        c1 = 1 - b1 ** t.astype(jnp.float32)
+        c2 = jnp.sqrt(1 - b2 ** t.astype(jnp.float32))
+        step = jax.tree_util.tree_map(lambda m, v: (m / c1) / (jnp.sqrt(v) / c2 + eps), mu, nu_max)
+        return step, AmsgradState(t, mu, nu, nu_max)
+
+    return optax.GradientTransformation(init, update)
+
+
 def adamw_amsgrad(learning_rate: float, weight_decay: float = 0.0) -> optax.GradientTransformation:
-    """AdamW with AMSGrad's running maximum of the second moment (PyTorch `amsgrad=True`)."""
+    """AdamW with AMSGrad's running maximum of the second moment, as PyTorch computes it
+    (`scale_by_amsgrad_torch`; the authors train with `torch.optim.AdamW(amsgrad=True)`)."""
     return optax.chain(
-        optax.scale_by_amsgrad(),
+        scale_by_amsgrad_torch(),
         optax.add_decayed_weights(weight_decay),
         optax.scale_by_learning_rate(learning_rate),
     )
@@ -173,7 +215,7 @@ def train_vector_field(
         if schedule == "cosine"
         else dict(
             factor=0.5,
-            patience=plateau_patience,
+            patience=plateau_patience + 1,  # PyTorch reduces after `patience` + 1 bad epochs
             accumulation_size=steps_per_epoch,
             rtol=1e-4,
             min_scale=min(1.0, min_learning_rate / learning_rate),
