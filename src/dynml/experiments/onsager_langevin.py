@@ -86,22 +86,25 @@ class Config:
     alpha: float = 0.0
     t_forecast: float = 25.0
     n_seeds: int = 3
+    models: tuple[str, ...] = ("OnsagerNet", "MLP-ODE", "Hamiltonian")
     seed: int = 0
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(epochs=150, patience=10)
+        """150 epochs, patience 10, the two models the claims compare."""
+        return cls(epochs=150, patience=10, models=("OnsagerNet", "MLP-ODE"))
 
 
 def _networks(cfg: Config) -> dict:
     act, (w_ons, w_mlp, w_ham) = cfg.activation, cfg.widths
-    return {
+    nets = {
         "OnsagerNet": lambda k: OnsagerNet(
             2, w_ons, alpha=cfg.alpha, forcing="none", activation=act, key=k
         ),
         "MLP-ODE": lambda k: MLPODE(2, w_mlp, depth=2, activation=act, key=k),
         "Hamiltonian": lambda k: DissipativeHamiltonianNet(2, w_ham, depth=1, key=k),
     }
+    return {name: nets[name] for name in cfg.models}
 
 
 def _boundary_starts() -> np.ndarray:

@@ -35,10 +35,9 @@ from ..systems.lorenz import Lorenz63, fixed_points, simulate
 
 LOW, HIGH = np.array([-25.0, -25.0, -5.0]), np.array([25.0, 25.0, 30.0])
 TAGS = {"OnsagerNet": "onsager", "MLP-ODE": "mlp", "Hamiltonian": "hamiltonian", "SINDy": "sindy"}
-AUTHORS = "0.189 / 0.992 (authors' code, seeds 0 / 1, ReQU; measured on this protocol)"
+AUTHORS = "0.189 / 0.992 / 0.439, median 0.439 (authors' code, seeds 0-2, ReQU, this protocol)"
+PROTOCOL = dict(epochs=600, batch_size=200, learning_rate=0.0128, patience=25)  # theirs
 SRC = "Yu et al. 2021, Fig. 7 protocol; authors' code github yuhj1998/OnsagerNet"
-
-
 FIG6 = "Yu et al. 2021, Sec. III, Fig. 6"
 PER_R = [  # (claim, metric(s) after "r{r}_", relation, paper, source)
     ("OnsagerNet median test loss ≤ MLP-ODE's at equal size", ("onsager_test_loss_median",
@@ -51,8 +50,8 @@ PER_R = [  # (claim, metric(s) after "r{r}_", relation, paper, source)
      "bounded by construction", "Yu et al. 2021, Thm. 1"),
 ]  # fmt: skip
 CLAIMS = [
-    Claim("OnsagerNet median test loss ≤ the authors' code's (r = 28)",
-          "r28_onsager_test_loss_median", AtMost(0.189), paper=AUTHORS, source=SRC),
+    Claim("OnsagerNet median test loss ≤ the authors' code's median (r = 28, their schedule)",
+          "r28_onsager_test_loss_median_protocol", AtMost(0.439), paper=AUTHORS, source=SRC),
 ] + [
     Claim(f"{text} (r = {r})", tuple(f"r{r}_{m}" for m in metrics), rel, paper=paper, source=src)
     for r in (28, 16)
@@ -128,16 +127,10 @@ def _fit_models(cfg: Config, train, r: float):
         else:
             key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 1000 * i + int(r))
             res = train_vector_field(
-                _build(cfg, name),
-                train,
-                epochs=cfg.epochs,
-                batch_size=cfg.batch_size,
-                learning_rate=cfg.learning_rate,
-                plateau_patience=cfg.patience,
-                key=key,
-                seeds=cfg.n_seeds,
-                desc=f"{name} r={r:g}",
-            )
+                _build(cfg, name), train, epochs=cfg.epochs, batch_size=cfg.batch_size,
+                learning_rate=cfg.learning_rate, plateau_patience=cfg.patience, key=key,
+                seeds=cfg.n_seeds, desc=f"{name} r={r:g}",
+            )  # fmt: skip
             fitted[name] = [member(res.model, k) for k in range(cfg.n_seeds)]
         seconds[name] = time.process_time() - start
     return fitted, seconds
@@ -177,6 +170,8 @@ def _evaluate(cfg: Config, r: float, fitted, seconds, test, scale: float, run: R
         }  # fmt: skip
         rows.append(row)
         run.metric(f"{tag}_test_loss_median", med, note="test one-step loss, sum over components")
+        if all(getattr(cfg, k) == v for k, v in PROTOCOL.items()):  # the authors' number's schedule
+            run.metric(f"{tag}_test_loss_median_protocol", med, note="at the authors' schedule")
         run.metric(f"{tag}_test_loss", loss, note="per seed, authors' units")
         run.metric(f"{tag}_accuracy", row["minus_log10"], note="-log10 median test loss")
         run.metric(f"{tag}_bounded_fraction", row["bounded"], note="worst seed")
@@ -241,9 +236,11 @@ def run(cfg: Config, run: Run) -> None:
         f"each (dt = {cfg.dt}), 80/20 split by trajectory, {cfg.epochs} epochs (authors: 600), "
         f"patience {cfg.patience}, activation {cfg.activation}, init gain {cfg.init_gain}, "
         f"{cfg.n_seeds} seeds. Boundedness: {cfg.n_bounded} starts to T = {cfg.t_bounded:g}. "
-        "The authors' code on this protocol (measured by an earlier session, PyTorch, one "
-        "thread): test loss 0.189 (seed 0) and 0.992 (seed 1) with ReQU, 0.0226 with ReQUr, "
-        "115-125 s wall per seed, 356 / 387 parameters; their MLP-ODE 0.925. Their JAX package "
+        "The authors' code on this protocol (PyTorch, one thread, their data per seed): test "
+        "loss 0.189, 0.992, 0.439 (seeds 0-2, ReQU; median 0.439), 0.0226 with ReQUr (seed 0), "
+        "115-125 s wall per seed idle, 356 / 387 parameters; their MLP-ODE 0.925 (seed 0). The "
+        "comparison with their median is recorded only at their schedule (600 epochs, batch "
+        "200, lr 0.0128, patience 25), so quick leaves it not measured. Their JAX package "
         "`onsagernet` is not installed and was not run. The Hamiltonian net (tanh, equinox "
         "init) has no forcing, so it cannot hold the attractor; SINDy's degree-2 library "
         "contains Lorenz '63 exactly."
