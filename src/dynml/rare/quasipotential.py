@@ -87,14 +87,25 @@ def initial_quadratic_weight(
 
 
 def one_step_loss(
-    model: DecomposedField, x0: Float[Array, "n dim"], x1: Float[Array, "n dim"], dt, scale=1.0
+    model: DecomposedField,
+    x0: Float[Array, "n dim"],
+    x1: Float[Array, "n dim"],
+    dt,
+    scale=1.0,
+    floor=None,
 ) -> Float[Array, ""]:
     """Midpoint one-step loss `mean |(x₁ − x₀)/Δt − b_θ((x₀ + x₁)/2)|² / scale`.
 
     With `scale = mean |(x₁ − x₀)/Δt|²` the loss is the squared relative error of the field.
+    With `floor = δ²` each pair is normalised by its own speed instead,
+    `mean[|v − b_θ|² / (|v|² + δ²)]`, so slow regions (near fixed points) weigh as much
+    as fast ones.
     """
-    b = jax.vmap(model)(0.5 * (x0 + x1))
-    return jnp.mean(jnp.sum(((x1 - x0) / dt - b) ** 2, axis=-1)) / scale
+    v = (x1 - x0) / dt
+    err = jnp.sum((v - jax.vmap(model)(0.5 * (x0 + x1))) ** 2, axis=-1)
+    if floor is None:
+        return jnp.mean(err) / scale
+    return jnp.mean(err / (jnp.sum(v**2, axis=-1) + floor))
 
 
 def orthogonality_residual(model: DecomposedField, x: Float[Array, "n dim"]) -> Float[Array, " n"]:
@@ -115,7 +126,12 @@ def orthogonality_loss(
 
 
 def decomposition_loss(
-    dt: float, orthogonality_weight: float = 10.0, *, scale: float = 1.0, negative_weight=0.1
+    dt: float,
+    orthogonality_weight: float = 10.0,
+    *,
+    scale: float = 1.0,
+    negative_weight=0.1,
+    floor=None,
 ):
     """`loss(model, (x0, x1))`: one-step loss (divided by `scale`) + `λ` orthogonality loss
     at the midpoints (`λ = orthogonality_weight`)."""
@@ -126,7 +142,7 @@ def decomposition_loss(
         x0, x1 = batch
         mid = 0.5 * (x0 + x1)
         orth = orthogonality_loss(model, mid, negative_weight)
-        return one_step_loss(model, x0, x1, dt, scale) + orthogonality_weight * orth
+        return one_step_loss(model, x0, x1, dt, scale, floor) + orthogonality_weight * orth
 
     return loss
 
