@@ -1,12 +1,14 @@
 """Stochastic OnsagerNet on a 2-D SDE of known Onsager structure.
 
 Learn `dX = -(M + W) grad V dt + sqrt(eps) sigma dW` (Yu, Tian, E, Li 2021; the stochastic
-form of Chen, Yu, Li et al., the `onsagernet` package) from Euler–Maruyama pairs of the SDE
+form of Chen, Yu, Li et al., the `onsagernet` package) from Euler–Maruyama paths of the SDE
 with `V = (x^2 - 1)^2 / 4 + y^2 / 2`, `M = I`, `W = 1/2 [[0, 1], [-1, 0]]`, `eps = 0.1` and
-`sigma = sqrt(2) M^{1/2}`, by maximising the Euler–Maruyama likelihood, with and without the
-fluctuation–dissipation form of the noise. Measured on the data's region: relative L2 error
-of the drift and of the diffusion matrix `eps sigma sigma^T`, and the learned potential's
-minima against `(+-1, 0)`.
+`sigma = sqrt(2) M^{1/2}`, by maximising the one-step Gaussian likelihood (Euler or Heun
+mean), with and without the fluctuation–dissipation form of the noise; beside them the cubic
+least-squares baseline (`fit_polynomial_sde`, the exact family of this drift, Euler and
+Itô–Taylor targets). Data: long paths (the wells) and many short ones (the box). Measured on
+the data's region: relative L2 error of the drift and of the diffusion matrix
+`eps sigma sigma^T`, and the learned potential's minima against `(+-1, 0)`.
 """
 
 import functools
