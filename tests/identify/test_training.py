@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 
 from dynml.identify import (
     MLPODE,
@@ -97,12 +98,11 @@ def test_train_vector_field_refuses_other_data():
         train_vector_field(model, np.zeros((4, 2)), epochs=1, key=jax.random.PRNGKey(0))
 
 
+@pytest.mark.slow  # three compiled trainings: ~15 s idle, 43 s under load
 def test_cosine_schedule_at_constant_rate_equals_a_plateau_that_never_fires():
     """`schedule="cosine"` with `min_learning_rate == learning_rate` is a constant rate, the
     same updates as a plateau schedule whose patience outlasts training; a decaying cosine
     gives different parameters. Unknown schedules are refused."""
-    import pytest
-
     h = np.random.default_rng(0).normal(size=(64, 2))
     pairs = as_pairs(h, h * np.exp(-0.1), 0.1)
     model = MLPODE(2, 8, key=jax.random.PRNGKey(0))
