@@ -20,13 +20,13 @@ with `b` and the covariance correction computed from the previous estimate (a co
 rate `O(dt |J|)`). The drift bias becomes `O(dt^2)`.
 """
 
-import itertools
 from math import factorial
 
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
+from sklearn.preprocessing import PolynomialFeatures
 
 from .baselines import SINDy
 
@@ -34,9 +34,10 @@ CORRECTIONS = ("none", "ito_taylor")
 
 
 def monomial_powers(dim: int, degree: int) -> np.ndarray:
-    """Exponent rows `a` (total degree `<= degree`), sorted by degree: `phi_a(x) = prod x_i^a_i`."""
-    rows = [a for a in itertools.product(range(degree + 1), repeat=dim) if sum(a) <= degree]
-    return np.array(sorted(rows, key=lambda a: (sum(a), tuple(-k for k in a))), np.int64)
+    """Exponent rows `a` (total degree `<= degree`), sorted by degree: `phi_a(x) = prod x_i^a_i`
+    (scikit-learn's `PolynomialFeatures` table, the one pysindy's library and `SINDy` use)."""
+    table = PolynomialFeatures(degree).fit(np.zeros((1, dim))).powers_
+    return np.asarray(table, np.int64)
 
 
 def monomial_derivative(x: np.ndarray, powers: np.ndarray, beta) -> np.ndarray:
