@@ -59,3 +59,25 @@ def test_cache_can_be_switched_off(monkeypatch, tmp_path):
     monkeypatch.setenv("DYNML_NO_COMPILE_CACHE", "1")
     assert enable_persistent_cache(tmp_path / "cache") is None
     assert not (tmp_path / "cache").exists()
+
+
+def test_structural_key_equal_for_same_code_and_closure_only():
+    import numpy as np
+    import optax
+    import pytest
+
+    from dynml.core.compile import Unkeyable, structural_key
+
+    def scaled(c):
+        return lambda y: c * y
+
+    key = structural_key
+    assert key(scaled(2.0)) == key(scaled(2.0))
+    assert hash(key(scaled(2.0))) == hash(key(scaled(2.0)))
+    assert key(scaled(2.0)) != key(scaled(3.0))
+    assert key(scaled(0.0)) != key(scaled(-0.0))
+    assert key(scaled(1)) != key(scaled(1.0))
+    assert key(optax.adam(1e-3)) == key(optax.adam(1e-3)) != key(optax.adam(2e-3))
+    assert key(scaled(np.arange(3.0))) == key(scaled(np.arange(3.0))) != key(scaled(np.ones(3)))
+    with pytest.raises(Unkeyable):
+        key(scaled(np.zeros(100_000)))

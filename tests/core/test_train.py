@@ -281,3 +281,41 @@ def test_fit_takes_trajectories_as_their_one_step_pairs():
 def test_fit_refuses_data_that_is_not_arrays(bad):
     with pytest.raises(TypeError, match="pytree of arrays|holds no arrays"):
         fit(_line(), _loss, bad, steps=1, key=jax.random.PRNGKey(0))
+
+
+def _scaled_loss(scale):
+    return lambda model, batch: scale * _loss(model, batch)  # a fresh closure on every call
+
+
+def _fresh_optimizer(lr):
+    return optax.chain(optax.clip_by_global_norm(1.0), optax.adam(lr))  # fresh on every call
+
+
+def test_second_fit_with_rebuilt_loss_and_optimizer_compiles_nothing():
+    from dynml.core.compile import CompileStats
+
+    def run(lr=0.01, scale=2.0):
+        return fit(
+            _line(),
+            _scaled_loss(scale),
+            _data(),
+            steps=40,
+            log_every=20,
+            key=jax.random.PRNGKey(1),
+            batch_size=16,
+            optimizer=_fresh_optimizer(lr),
+            plateau=dict(factor=0.5, patience=2),
+            progress=False,
+        )
+
+    first = run()
+    with CompileStats() as stats:
+        second = run()
+    assert stats.compilations == 0, stats.names
+    assert float(second.model.w) == float(first.model.w)
+    np.testing.assert_array_equal(second.history["loss"], first.history["loss"])
+    # other values in the rebuilt closures are another computation, not a false hit
+    with CompileStats() as other:
+        heavier = run(lr=0.05, scale=3.0)
+    assert len([n for n in other.names if "run_chunk" in n]) == 1, other.names
+    assert heavier.history["loss"][0] == pytest.approx(1.5 * first.history["loss"][0])

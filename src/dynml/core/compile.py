@@ -13,15 +13,24 @@ with CompileStats() as stats:
     ...                              # anything that jits
 stats.as_dict()                      # {"compilations": 12, "compile_seconds": 3.4, ...}
 ```
+
+`structural_key(obj)` is the key under which a compiled function is reused: two functions
+with the same code, defaults and closure contents (recursively: optax transformations are
+such closures) get equal keys, so a fresh `optax.chain(...)` or `lambda` built on every call
+with the same settings does not force a recompilation.
 """
 
+import dataclasses
+import functools
 import os
 import threading
+import types
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import jax
+import numpy as np
 from jax import monitoring
 
 ENV_OFF = "DYNML_NO_COMPILE_CACHE"
@@ -147,3 +156,83 @@ class CompileStats:
             "compile_cache_misses": self.cache_misses,
             "top_compiles": self.top(),
         }
+
+
+class Unkeyable(TypeError):
+    """`structural_key` met a value it cannot key by content (a large or traced array, ...)."""
+
+
+# Arrays captured by a closure are keyed by value up to this many bytes (they are baked into
+# the compiled function as constants); larger ones make the object unkeyable.
+_MAX_KEY_BYTES = 1 << 16
+_SCALARS = (type(None), bool, int, float, complex, str, bytes, type(Ellipsis))
+
+
+def structural_key(obj, _stack: tuple = ()) -> object:
+    """A hashable key, equal for two objects that trace to the same computation.
+
+    Python functions are keyed by their code object, globals (the module), defaults and the
+    contents of their closure cells; `functools.partial` by function and arguments; bound
+    methods by function and instance; equinox modules and dataclasses by type and fields;
+    tuples, lists and dicts by their items; numpy/JAX arrays up to 64 KiB by dtype, shape and
+    bytes; scalars by type and value; anything else by its own hash (identity by default).
+    Raises `Unkeyable` for what cannot be keyed (tracers, large arrays, unhashable objects).
+    """
+    if isinstance(obj, float):  # by bits: 0.0 and -0.0 trace to different constants
+        return (float, obj.hex())
+    if isinstance(obj, _SCALARS):
+        return (type(obj), obj)
+    if id(obj) in _stack:  # a recursive closure: the enclosing key already covers it
+        return ("cycle", _stack.index(id(obj)))
+    stack = (*_stack, id(obj))
+    rec = lambda x: structural_key(x, stack)  # noqa: E731
+    if isinstance(obj, tuple | list):
+        return (type(obj), tuple(rec(x) for x in obj))
+    if isinstance(obj, dict):
+        return (dict, tuple((rec(k), rec(v)) for k, v in obj.items()))
+    if isinstance(obj, functools.partial):
+        return (functools.partial, rec(obj.func), rec(obj.args), rec(obj.keywords))
+    if isinstance(obj, types.FunctionType):
+        cells = tuple(_cell(c, rec) for c in obj.__closure__ or ())
+        return (
+            types.FunctionType,
+            obj.__code__,
+            id(obj.__globals__),
+            rec(obj.__defaults__),
+            rec(obj.__kwdefaults__),
+            cells,
+        )
+    if isinstance(obj, types.MethodType):
+        return (types.MethodType, rec(obj.__func__), rec(obj.__self__))
+    if isinstance(obj, jax.core.Tracer):
+        raise Unkeyable("a traced value has no structural key")
+    if isinstance(obj, np.ndarray | np.generic | jax.Array):
+        return _array_key(obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        fields = tuple(
+            (f.name, rec(getattr(obj, f.name, None))) for f in dataclasses.fields(obj)
+        )
+        return (type(obj), fields)
+    try:
+        hash(obj)
+    except TypeError as err:
+        raise Unkeyable(f"cannot key a {type(obj).__name__}") from err
+    return (type(obj), obj)
+
+
+def _cell(cell, rec):
+    try:
+        contents = cell.cell_contents
+    except ValueError:  # an empty cell (a name assigned later in the enclosing scope)
+        return ("empty",)
+    return rec(contents)
+
+
+def _array_key(x) -> tuple:
+    if getattr(x, "nbytes", 0) > _MAX_KEY_BYTES:
+        raise Unkeyable(f"an array of {x.nbytes} bytes is too large to key by value")
+    try:
+        a = np.asarray(x)
+    except Exception as err:  # e.g. typed PRNG keys
+        raise Unkeyable(f"cannot key an array of dtype {x.dtype}") from err
+    return (type(x), str(a.dtype), a.shape, a.tobytes())

@@ -26,6 +26,7 @@ from jaxtyping import PRNGKeyArray
 from tqdm.auto import tqdm
 
 from . import checkpoint
+from .compile import Unkeyable, structural_key
 from .data import Trajectories
 from .runs import report_divergence
 
@@ -233,17 +234,18 @@ def _make_chunk(loss_fn, static, opt, *, n, bsz, full_batch, stochastic, has_aux
 
 
 # Compiled training chunks, reused by later `fit` calls with the same loss, model structure,
-# optimiser settings and sizes (so, e.g., seeds trained one after another compile once).
+# optimiser settings and sizes (so, e.g., seeds trained one after another compile once). The
+# key is structural (`core.compile.structural_key`): a loss or optimiser rebuilt on every call
+# from the same code and settings (a fresh `lambda`, a fresh `optax.chain`) still hits.
 _COMPILED: dict = {}
 
 
-def _compiled(loss_fn, static, opt, opt_key, ensemble, settings):
-    """The jitted `(init, run_chunk, val_loss_of)` for this configuration (cached if hashable)."""
-    leaves, treedef = jax.tree_util.tree_flatten(static)
-    key = (loss_fn, treedef, tuple(leaves), opt_key, ensemble, tuple(sorted(settings.items())))
+def _compiled(loss_fn, static, opt, ensemble, settings):
+    """The jitted `(init, run_chunk, val_loss_of)` for this configuration (cached if keyable)."""
     try:
+        key = structural_key((loss_fn, static, opt, ensemble, settings))
         hash(key)
-    except TypeError:
+    except (Unkeyable, TypeError):
         key = None
     if key is not None and key in _COMPILED:
         return _COMPILED[key]
@@ -353,8 +355,7 @@ def fit(
     settings = dict(
         n=n, bsz=bsz, full_batch=full_batch, stochastic=stochastic, has_aux=has_aux, length=length
     )
-    opt_key = (optimizer, learning_rate, clip_norm, tuple(sorted((plateau or {}).items())))
-    init, run_chunk, val_loss_of = _compiled(loss_fn, static, opt, opt_key, ensemble, settings)
+    init, run_chunk, val_loss_of = _compiled(loss_fn, static, opt, ensemble, settings)
     opt_state = init(params)
     names = ["loss", "val_step", "val_loss", "lr_scale"] + (["aux"] if has_aux else [])
     histories = [{k: [] for k in names} for _ in range(n_members)]
