@@ -209,9 +209,7 @@ def structural_key(obj, _stack: tuple = ()) -> object:
     if isinstance(obj, np.ndarray | np.generic | jax.Array):
         return _array_key(obj)
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        fields = tuple(
-            (f.name, rec(getattr(obj, f.name, None))) for f in dataclasses.fields(obj)
-        )
+        fields = tuple((f.name, rec(getattr(obj, f.name, None))) for f in dataclasses.fields(obj))
         return (type(obj), fields)
     try:
         hash(obj)
