@@ -20,8 +20,10 @@ and the forcing `g(h) = A h + b` (affine), `b` (constant) or `0` (none).
 because `grad V^T W grad V = 0` for antisymmetric W. Hence:
 
 1. *No forcing* (`g = 0`): `dV/dt <= -alpha |grad V|^2 <= 0`; V is a Lyapunov function and
-   every trajectory stays in the sublevel set `{V <= V(h(0))}`, which is bounded since
-   `V >= beta |h|^2`.
+   every trajectory stays in the sublevel set `{V <= V(h(0))}`, which is bounded when
+   `beta > 0` since `V >= beta |h|^2`. With `beta = 0` (the authors' Langevin setting) V is
+   still bounded below (`V >= 0`) and non-increasing, but its sublevel sets need not be
+   bounded, so boundedness is then not proved.
 2. *Affine forcing* (`g = A h + b`): for activations with a bounded derivative and a bounded
    homogeneity defect `|s act'(s) - act(s)| <= c` (ReQUr: c = 1/4; also ReLU, tanh,
    softplus) the trunk satisfies `h . grad psi(h) = psi(h) + r(h)` with `|r| <= R`, where
@@ -98,8 +100,8 @@ class OnsagerNet(AbstractVectorField):
             raise ValueError(f"forcing must be one of {FORCINGS}, got {forcing!r}")
         if depth < 1 or width < 1 or dim < 1:
             raise ValueError(f"dim, width, depth must be >= 1, got {dim}, {width}, {depth}")
-        if alpha < 0 or beta <= 0:
-            raise ValueError(f"need alpha >= 0 and beta > 0, got alpha={alpha}, beta={beta}")
+        if alpha < 0 or beta < 0:
+            raise ValueError(f"need alpha >= 0 and beta >= 0, got alpha={alpha}, beta={beta}")
         act = _activation(activation)
         parts = _initial_parts(
             dim, width, depth, forcing, None if init_gain is None else float(init_gain), key
@@ -130,7 +132,7 @@ class OnsagerNet(AbstractVectorField):
         return self._matrices(h)[1]
 
     def V(self, h: Float[Array, " dim"]) -> Float[Array, ""]:
-        """Potential `V = sum_i (phi_i(h) + (Gamma h)_i)^2 + beta |h|^2 >= beta |h|^2`."""
+        """Potential `V = sum_i (phi_i(h) + (Gamma h)_i)^2 + beta |h|^2 >= beta |h|^2 >= 0`."""
         psi = self.potential_head(self.trunk(h)) + self.gamma(h)
         return jnp.sum(psi**2) + self.beta * jnp.sum(h**2)
 
