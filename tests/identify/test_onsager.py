@@ -53,6 +53,26 @@ def test_energy_dissipation_inequality_without_forcing(dim):
     assert np.all(rate <= bound * (1 - 1e-4) + 1e-4 * np.abs(bound) + 1e-5)
 
 
+def test_authors_langevin_setting_alpha_beta_zero_keeps_V_a_lyapunov_function():
+    """With `alpha = beta = 0` and no forcing (the authors' Langevin model) `V >= 0` and
+    `dV/dt = -grad V^T M grad V <= 0` pointwise; negative `beta` is refused."""
+    keys = jax.random.split(jax.random.PRNGKey(7), 16)
+    build = lambda k: OnsagerNet(2, 12, alpha=0.0, beta=0.0, forcing="none", key=k)  # noqa: E731
+    models = ensemble(build, keys)
+    states = 3 * jax.random.normal(jax.random.PRNGKey(8), (16, 16, 2))
+
+    def parts(mod, h):
+        grad_v = jax.grad(mod.V)(h)
+        return mod.V(h), grad_v @ mod(h), -grad_v @ mod.M(h) @ grad_v
+
+    v, rate, exact = (np.asarray(a) for a in _per_model_and_state(parts)(models, states))
+    assert np.all(v >= 0)
+    np.testing.assert_allclose(rate, exact, rtol=1e-4, atol=1e-6 * np.abs(exact).max())
+    assert np.all(rate <= 1e-6 * np.abs(exact).max()) and np.abs(exact).max() > 0
+    with pytest.raises(ValueError, match="beta >= 0"):
+        OnsagerNet(2, 4, beta=-0.1, key=jax.random.PRNGKey(0))
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_energy_decreases_along_rollouts_without_forcing(seed):
     model = _model(seed, 3, forcing="none")
