@@ -8,8 +8,9 @@ import pytest
 from scipy.linalg import solve_continuous_lyapunov
 
 from dynml.rare import DecomposedField, orthogonality_loss, orthogonality_residual
-from dynml.rare.quasipotential import initial_quadratic_weight
+from dynml.rare.quasipotential import anchor_loss, initial_quadratic_weight
 from dynml.rare.quasipotential_fit import QuasipotentialSettings, quasipotential
+from dynml.rare.reference import lyapunov_quadratic
 from dynml.systems.quasipotential_fields import (
     field_3d,
     linear_field,
@@ -69,6 +70,7 @@ def test_random_linear_field_quasipotential_matches_lyapunov():
             steps=3000,
             orthogonality_weight=1.0,
             field_warm_start=1 / 3,
+            anchor_weight=0.0,  # the paper's loss: the anchor alone fixes U of a linear field
         ),
     )
     g = np.stack(np.meshgrid(np.linspace(-1, 1, 41), np.linspace(-1, 1, 41)), -1).reshape(-1, 2)
@@ -104,3 +106,22 @@ def test_initial_quadratic_weight_meets_orthogonality_in_the_mean():
     mismatch = np.mean(np.sum(q * c * (b + q * c), -1)) / np.mean(np.sum((q * c) ** 2, -1))
     assert q > 0 and abs(mismatch) < 1e-5  # float32 arithmetic
     assert initial_quadratic_weight(x, 0.3 * c, mean, scale) == 1.0  # not contracting
+
+
+def test_lyapunov_quadratic_is_half_the_hessian_of_the_exact_quasipotential():
+    """`Σ⁻¹/2` from `JΣ + ΣJᵀ + I = 0` is `∇²U(x*)/2 = ∇²V(x*)` for both exact fields."""
+    for field, u, star in (
+        (linear_field, linear_quasipotential, jnp.zeros(2)),
+        (field_3d, quasipotential_3d, jnp.array([1.0, 0.0, 0.0])),
+    ):
+        target = lyapunov_quadratic(np.asarray(jax.jacfwd(field)(star)))
+        np.testing.assert_allclose(target, 0.5 * np.asarray(jax.hessian(u)(star)), atol=1e-5)
+
+
+def test_anchor_loss_is_the_relative_hessian_mismatch():
+    """Zero at the model's own Hessian, ¼ at twice it (`|H − 2H|²/|2H|²`)."""
+    model = DecomposedField(2, key=jax.random.PRNGKey(0))
+    star = jnp.array([0.3, -0.2])
+    h = jax.hessian(model.potential)(star)
+    assert float(anchor_loss(model, star, h)) < 1e-10
+    assert np.isclose(float(anchor_loss(model, star, 2 * h)), 0.25, rtol=1e-5)

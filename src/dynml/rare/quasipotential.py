@@ -86,6 +86,31 @@ def initial_quadratic_weight(
     return -num / den if num < 0 else 1.0
 
 
+def field_loss(
+    model: DecomposedField,
+    x: Float[Array, "n dim"],
+    v: Float[Array, "n dim"],
+    scale=1.0,
+    floor=None,
+) -> Float[Array, ""]:
+    """`mean |v − b_θ(x)|² / scale` for velocities `v` observed at points `x`.
+
+    With `scale = mean |v|²` the loss is the squared relative error of the field. With
+    `floor = δ²` each point is normalised by its own speed instead,
+    `mean[|v − b_θ|² / (|v|² + δ²)]`, so slow regions (near fixed points) weigh as much
+    as fast ones.
+    """
+    err = jnp.sum((v - jax.vmap(model)(x)) ** 2, axis=-1)
+    if floor is None:
+        return jnp.mean(err) / scale
+    return jnp.mean(err / (jnp.sum(v**2, axis=-1) + floor))
+
+
+def midpoint_velocities(x0, x1, dt):
+    """`((x₀ + x₁)/2, (x₁ − x₀)/Δt)`: the midpoint rule's points and velocities of one-step pairs."""
+    return 0.5 * (x0 + x1), (x1 - x0) / dt
+
+
 def one_step_loss(
     model: DecomposedField,
     x0: Float[Array, "n dim"],
@@ -94,18 +119,9 @@ def one_step_loss(
     scale=1.0,
     floor=None,
 ) -> Float[Array, ""]:
-    """Midpoint one-step loss `mean |(x₁ − x₀)/Δt − b_θ((x₀ + x₁)/2)|² / scale`.
-
-    With `scale = mean |(x₁ − x₀)/Δt|²` the loss is the squared relative error of the field.
-    With `floor = δ²` each pair is normalised by its own speed instead,
-    `mean[|v − b_θ|² / (|v|² + δ²)]`, so slow regions (near fixed points) weigh as much
-    as fast ones.
-    """
-    v = (x1 - x0) / dt
-    err = jnp.sum((v - jax.vmap(model)(0.5 * (x0 + x1))) ** 2, axis=-1)
-    if floor is None:
-        return jnp.mean(err) / scale
-    return jnp.mean(err / (jnp.sum(v**2, axis=-1) + floor))
+    """Midpoint one-step loss `mean |(x₁ − x₀)/Δt − b_θ((x₀ + x₁)/2)|² / scale` (`field_loss`
+    at the midpoints)."""
+    return field_loss(model, *midpoint_velocities(x0, x1, dt), scale, floor)
 
 
 def orthogonality_residual(model: DecomposedField, x: Float[Array, "n dim"]) -> Float[Array, " n"]:
@@ -125,6 +141,24 @@ def orthogonality_loss(
     return jnp.mean(jnp.where(cos > 0, 1.0, negative_weight) * cos**2)
 
 
+def field_decomposition_loss(
+    orthogonality_weight: float = 10.0,
+    *,
+    scale: float = 1.0,
+    negative_weight=0.1,
+    floor=None,
+):
+    """`loss(model, (x, v))`: `field_loss` + `λ` orthogonality loss at `x`
+    (`λ = orthogonality_weight`)."""
+
+    def loss(model, batch):
+        x, v = batch
+        orth = orthogonality_loss(model, x, negative_weight)
+        return field_loss(model, x, v, scale, floor) + orthogonality_weight * orth
+
+    return loss
+
+
 def decomposition_loss(
     dt: float,
     orthogonality_weight: float = 10.0,
@@ -137,14 +171,25 @@ def decomposition_loss(
     at the midpoints (`λ = orthogonality_weight`)."""
     if dt <= 0:
         raise ValueError(f"time step dt must be positive, got {dt}")
+    inner = field_decomposition_loss(
+        orthogonality_weight, scale=scale, negative_weight=negative_weight, floor=floor
+    )
+    return lambda model, batch: inner(model, midpoint_velocities(*batch, dt))
 
-    def loss(model, batch):
-        x0, x1 = batch
-        mid = 0.5 * (x0 + x1)
-        orth = orthogonality_loss(model, mid, negative_weight)
-        return one_step_loss(model, x0, x1, dt, scale, floor) + orthogonality_weight * orth
 
-    return loss
+def anchor_loss(
+    model: DecomposedField, x_star: Float[Array, " dim"], hessian: Float[Array, "dim dim"]
+) -> Float[Array, ""]:
+    """`|∇²V_θ(x*) − H|²_F / |H|²_F`: V's curvature at the stable point against a target `H`.
+
+    With `H = lyapunov_quadratic(∇b(x*))` (`= Σ⁻¹/2`, so that `U = 2V ≈ ½δxᵀΣ⁻¹δx`), this is
+    the boundary condition that singles the quasipotential out among the solutions of
+    `b·∇U + ½|∇U|² = 0` (`U = 0` is one, and any orthogonal decomposition with a flat `V`
+    in some direction is a near-minimum of the orthogonality penalty). It is not in the
+    paper's loss. For a linear field it fixes U completely.
+    """
+    h = jax.hessian(model.potential)(x_star)
+    return jnp.sum((h - hessian) ** 2) / jnp.sum(hessian**2)
 
 
 def learned_quasipotential(

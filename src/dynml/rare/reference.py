@@ -156,8 +156,16 @@ def _stencil(radius: int) -> np.ndarray:
     )
 
 
+def lyapunov_quadratic(jacobian) -> np.ndarray:
+    """`Σ⁻¹/2` with `JΣ + ΣJᵀ + I = 0`: near a stable point `x*` with `J = ∇b(x*)` the
+    quasipotential is `U ≈ ½ δxᵀ Σ⁻¹ δx` (Freidlin & Wentzell), so this is `∇²U(x*)/2`."""
+    jac = np.asarray(jacobian, dtype=np.float64)
+    sigma = solve_continuous_lyapunov(jac, -np.eye(jac.shape[0]))
+    return 0.5 * np.linalg.inv(sigma)
+
+
 def _local_quasipotential(field: Callable, point: np.ndarray) -> np.ndarray:
-    """`Σ⁻¹/2` with `JΣ + ΣJᵀ + I = 0`, `J = ∇b(x*)`: near a stable point `U ≈ ½ δxᵀ Σ⁻¹ δx`."""
+    """`lyapunov_quadratic` of the central-difference Jacobian of a 2-D `field` at `point`."""
     eps = 1e-6
     jac = np.stack(
         [
@@ -166,8 +174,7 @@ def _local_quasipotential(field: Callable, point: np.ndarray) -> np.ndarray:
         ],
         axis=1,
     )
-    sigma = solve_continuous_lyapunov(jac, -np.eye(2))
-    return 0.5 * np.linalg.inv(sigma)
+    return lyapunov_quadratic(jac)
 
 
 def grid_quasipotential(
