@@ -58,6 +58,7 @@ from .training import (
     member_losses,
     per_member,
     scale_by_amsgrad_torch,
+    select_member,
     summed,
     train_vector_field,
 )
@@ -98,6 +99,7 @@ __all__ = [
     "match_fixed_points",
     "member",
     "member_losses",
+    "select_member",
     "orthogonal",
     "per_member",
     "potential_minima",

@@ -34,6 +34,7 @@ _JITTER = 1e-6
 
 
 MEANS = ("euler", "heun")
+MOBILITY_INITS = ("orthogonal", "identity")
 
 
 def transition_mean(
@@ -81,7 +82,10 @@ class StochasticOnsagerNet(eqx.Module):
     """`dX = f(X) dt + sqrt(eps) sigma(X) dW` with an `OnsagerNet` drift (module doc).
 
     `StochasticOnsagerNet(dim, width, depth=1, fluctuation_dissipation=True, eps=0.1,
-    key=..., **onsager_kwargs)`; `eps` is learned (through its logarithm).
+    mobility_init="orthogonal", key=..., **onsager_kwargs)`; `eps` is learned (through its
+    logarithm). `mobility_init="identity"` starts the `M, W` head's bias at the identity
+    (`L = I`, `U = 0`: `M = I`, `W = 0` up to the small-gain trunk) in place of the authors'
+    random orthogonal matrix, whose `M = L L^T` can start nearly singular and anisotropic.
     """
 
     onsager: OnsagerNet
@@ -97,12 +101,21 @@ class StochasticOnsagerNet(eqx.Module):
         *,
         fluctuation_dissipation: bool = True,
         eps: float = 0.1,
+        mobility_init: str = "orthogonal",
         key: PRNGKeyArray,
         **onsager_kwargs,
     ):
         if eps <= 0:
             raise ValueError(f"eps must be positive, got {eps}")
-        self.onsager = OnsagerNet(dim, width, depth, key=key, **onsager_kwargs)
+        if mobility_init not in MOBILITY_INITS:
+            raise ValueError(
+                f"mobility_init must be one of {MOBILITY_INITS}, got {mobility_init!r}"
+            )
+        onsager = OnsagerNet(dim, width, depth, key=key, **onsager_kwargs)
+        if mobility_init == "identity":
+            bias = jnp.eye(dim).reshape(-1)
+            onsager = eqx.tree_at(lambda m: m.matrix_head.bias, onsager, bias)
+        self.onsager = onsager
         self.log_eps = jnp.log(jnp.asarray(eps, jnp.float32))
         self.noise_raw = None if fluctuation_dissipation else jnp.eye(dim)
         self.fluctuation_dissipation = fluctuation_dissipation

@@ -100,6 +100,18 @@ def member_losses(models: eqx.Module, pairs: Pairs, loss=heun_loss) -> Float[np.
     return np.asarray(f(models, pairs))
 
 
+def select_member(
+    models: eqx.Module, pairs: Pairs, loss=heun_loss
+) -> tuple[eqx.Module, int, Float[np.ndarray, " k"]]:
+    """The member with the lowest `loss` on held-out `pairs` (model selection by validation:
+    e.g. the one-step negative log-likelihood), its index and every member's loss."""
+    losses = member_losses(models, pairs, loss)
+    if not np.isfinite(losses).any():
+        raise ValueError("no member has a finite validation loss")
+    i = int(np.nanargmin(np.where(np.isfinite(losses), losses, np.nan)))
+    return member(models, i), i, losses
+
+
 def per_member(inner: optax.GradientTransformation) -> optax.GradientTransformation:
     """Apply an optax transform to each ensemble member separately (vmap over axis 0)."""
     return optax.GradientTransformation(
