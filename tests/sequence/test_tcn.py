@@ -134,3 +134,12 @@ def test_gru_matches_the_gate_equations():
         h = (1 - z) * n + z * h
         ys.append(np.asarray(model.readout.weight) @ h + np.asarray(model.readout.bias))
     np.testing.assert_allclose(eqx.filter_jit(model)(x), np.array(ys), rtol=1e-5, atol=1e-6)
+
+
+def test_tcn_last_output_on_the_dilation_grid_equals_the_full_forward():
+    # `last` evaluates block i only at T-1 - 2^i m; lengths of either parity at every level,
+    # and a receptive field both shorter and longer than T
+    for n_t, levels in [(23, 3), (30, 2), (41, 4)]:
+        model = ResidualTCN(2, 1, 4, levels, 3, key=jax.random.PRNGKey(n_t))
+        x = jax.random.normal(jax.random.PRNGKey(9), (n_t, 2))
+        np.testing.assert_allclose(model.last(x), model.forward(x)[-1], rtol=1e-5, atol=1e-6)

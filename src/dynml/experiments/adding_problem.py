@@ -26,10 +26,12 @@ from ..systems.memory import adding_problem
 MODELS = ("rnn", "linear-rnn", "gru", "tcn", "transformer")
 
 
-def make_model(name: str, length: int, width: int, *, key, channels: int = 30, kernel: int = 7):
+def make_model(
+    name: str, length: int, width: int, *, key, channels: int = 30, kernel: int = 7, levels=None
+):
     """One of `MODELS` with two input channels and one output. The RNNs have `width` units;
     the TCN is Bai et al.'s (`channels` channels, kernel `kernel`, the fewest blocks whose
-    receptive field covers `length`); the transformer has width `width // 2`."""
+    receptive field covers `length`, or `levels` blocks); the transformer has width `width // 2`."""
     if name == "rnn":
         return RNN(width, 2, 1, key=key)
     if name == "linear-rnn":
@@ -37,7 +39,7 @@ def make_model(name: str, length: int, width: int, *, key, channels: int = 30, k
     if name == "gru":
         return GRU(width, 2, 1, key=key)
     if name == "tcn":
-        return ResidualTCN(2, 1, channels, tcn_levels(length, kernel), kernel, key=key)
+        return ResidualTCN(2, 1, channels, levels or tcn_levels(length, kernel), kernel, key=key)
     if name == "transformer":
         return CausalTransformer(2, 1, length, d_model=width // 2, depth=2, heads=4, key=key)
     raise ValueError(f"unknown model {name!r}; choose one of {MODELS}")
@@ -47,9 +49,10 @@ LONG_T = 400  # the "longer length" claims are about T >= 400 (Bai et al. test T
 
 
 def last_step_mse(model, batch) -> jax.Array:
-    """Mean squared error of the output at the last step."""
+    """Mean squared error of the output at the last step (`model.last`: the TCN computes only
+    the samples that output depends on)."""
     x, y = batch
-    pred = jax.vmap(lambda xi: model(xi)[-1])(x)
+    pred = jax.vmap(model.last)(x)
     return jnp.mean((pred - y) ** 2)
 
 
@@ -111,6 +114,7 @@ class Config:
     width: int = 64
     channels: int = 30  # Bai et al.'s adding-problem TCN: 30 channels, kernel 7
     kernel: int = 7
+    levels: int | None = None  # None: the fewest covering T; Bai et al.: 8 at every T
     n_train: int = 50_000
     n_test: int = 1000
     steps: int = 8000
@@ -146,8 +150,9 @@ def run(cfg: Config, run: Run) -> None:
         for i, name in enumerate(cfg.models):
             k_init, k_fit = jax.random.split(jax.random.fold_in(k_models, i))
             model = make_model(
-                name, length, cfg.width, key=k_init, channels=cfg.channels, kernel=cfg.kernel
-            )
+                name, length, cfg.width, key=k_init, channels=cfg.channels, kernel=cfg.kernel,
+                levels=cfg.levels,
+            )  # fmt: skip
             own = cfg.transformer_steps if name == "transformer" else None
             steps = own or cfg.steps
             cpu = time.process_time()

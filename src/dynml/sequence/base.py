@@ -31,6 +31,11 @@ class AbstractSequenceModel(eqx.Module):
             return jax.vmap(self.forward)(x)
         raise ValueError(f"expected (time, in) or (batch, time, in) inputs, got shape {x.shape}")
 
+    def last(self, x: Float[Array, "n_t in"]) -> Float[Array, " out"]:
+        """`ŷ_{T-1}` of one sequence, `forward(x)[-1]`; models whose last output needs less
+        than the whole forward pass (the TCN) override it."""
+        return self.forward(x)[-1]
+
     @property
     def n_params(self) -> int:
         """Number of trainable scalars (inexact array leaves)."""
