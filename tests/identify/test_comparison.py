@@ -11,7 +11,7 @@ import scipy.linalg
 
 from dynml.cli import main
 from dynml.identify.baselines import SINDy
-from dynml.identify.comparison import AUTHORS_RBC, matched_width
+from dynml.identify.comparison import AUTHORS_RBC, authors_mlp_width, matched_width
 from dynml.identify.forecast import score
 from dynml.identify.pca_pairs import load_pca_pairs
 
@@ -35,6 +35,16 @@ def test_authors_sizes():
     assert matched_width(3, 387, 2) == 16 and matched_width(3, 388, 2) == 17
     # 5 -> 23 x 3 -> 5: 6*23 + 2*24*23 + 24*5 = 1362 >= 1300 > 1259 (width 22)
     assert matched_width(5, 1300, 3) == 23
+
+
+def test_authors_mlp_width_is_their_get_ode_nodes():
+    # config.py: P = (w+1)(m+1)^2 + w(w+1)(L-1), n = floor((sqrt(b^2 + 4 L P) - b) / (2 L)),
+    # b = 2m + L + 1; m = 3, w = 20, L = 2: P = 756, n = (sqrt(6129) - 9) / 4 = 17.32
+    assert [authors_mlp_width(m, AUTHORS_RBC.width(m), 2) for m in (3, 5, 7)] == [17, 37, 66]
+    # n solves L n^2 + b n = P from below: the MLP-ODE of n + 1 would exceed P
+    for m, w in ((3, 20), (5, 42), (7, 72)):
+        n, p, b = authors_mlp_width(m, w, 2), (w + 1) * (m + 1) ** 2 + w * (w + 1), 2 * m + 3
+        assert 2 * n * n + b * n <= p < 2 * (n + 1) ** 2 + b * (n + 1)
 
 
 def test_sindy_forecasts_exact_linear_pairs(tmp_path):

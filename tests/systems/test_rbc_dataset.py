@@ -3,7 +3,7 @@
 import jax
 import numpy as np
 
-from dynml.systems.rbc import RBC, lorenz_coordinates, lorenz_starts, midpoints
+from dynml.systems.rbc import RBC, lorenz_coordinates, lorenz_starts, midpoints, partners
 from dynml.systems.rbc.dataset import LORENZ_TIME_SCALE, study_data, study_rbc
 
 
@@ -27,3 +27,14 @@ def test_study_data_starts_at_the_states_and_counts_metric_time():
     s0 = lorenz_starts(rbc, jax.random.PRNGKey(0), 3, noise=0.0)
     first = np.asarray(rbc.fields(s0, midpoints(4, rbc.aspect), midpoints(4))).reshape(3, -1)
     np.testing.assert_allclose(data.x[:, 0], first, rtol=1e-5, atol=1e-5)
+
+
+def test_study_data_pairs_are_pair_dt_apart_in_metric_time():
+    rbc = study_rbc(28.0, 10.0, np.sqrt(2.0), 8, 8, 1e-3, snapshot_dt=0.5, time_unit=0.1)
+    data = study_data(rbc, 0, 2, 1.0, 0.5, 0.1, out_shape=(4, 4), amplitude=0.0, pair_dt=0.01)
+    np.testing.assert_allclose(data.t, [0.0, 0.01, 0.5, 0.51, 1.0, 1.01], atol=1e-9)
+    assert data.attrs["pair_dt"] == 0.01 and data.x.shape == (2, 6, 48)
+    snaps, later = partners(data)
+    plain = study_data(rbc, 0, 2, 1.0, 0.5, 0.1, out_shape=(4, 4), amplitude=0.0)
+    np.testing.assert_allclose(snaps.x, plain.x, rtol=1e-5, atol=1e-5)
+    assert 0 < np.abs(later.x - snaps.x).max() < 0.1 * np.abs(snaps.x).max()  # a small step

@@ -23,8 +23,16 @@ from .analysis import (
 )
 from .autoencoded import Autoencoded, fit_autoencoded
 from .baselines import MLPODE, DissipativeHamiltonianNet, SINDy
-from .comparison import AUTHORS_RBC, Protocol, fit_comparison, matched_width
-from .forecast import Forecast, forecast, horizon_error, horizon_errors, long_rollouts, score
+from .comparison import AUTHORS_RBC, Protocol, authors_mlp_width, fit_comparison, matched_width
+from .forecast import (
+    Forecast,
+    forecast,
+    horizon_error,
+    horizon_errors,
+    long_rollouts,
+    score,
+    score_seeds,
+)
 from .init import orthogonal, small_gain, xavier_uniform
 from .onsager import FORCINGS, OnsagerNet
 from .polynomial_sde import PolynomialSDE, fit_polynomial_sde
@@ -132,6 +140,8 @@ __all__ = [
     "fit_comparison",
     "horizon_errors",
     "matched_width",
+    "authors_mlp_width",
+    "score_seeds",
     "reduce_snapshots",
     "score",
 ]

@@ -34,7 +34,7 @@ class Autoencoded:
 def fit_autoencoded(
     pca: PCA,
     field: eqx.Module,
-    train: Trajectories,
+    train: "Trajectories | tuple",
     x: Float[np.ndarray, "n_traj n_t dim"],
     widths: tuple[int, ...],
     *,
@@ -44,7 +44,8 @@ def fit_autoencoded(
     key: PRNGKeyArray,
 ) -> Autoencoded:
     """Train `PCAResNet(pca.leading(widths[0]), widths[1:])` with `field` (of dimension
-    `widths[-1]`) on the consecutive snapshot pairs of `train`; encode the snapshots `x`."""
+    `widths[-1]`) on the pairs `train = (x1, x2, dt)` (or a `Trajectories`' consecutive
+    snapshots); encode the snapshots `x`."""
     k1, k2 = jax.random.split(key)
     ae = PCAResNet(pca.leading(widths[0]), widths=tuple(widths[1:]), key=k1)
     ae, field = train_jointly(ae, field, train, epochs=epochs, key=k2, batch_size=batch_size,

@@ -4,16 +4,19 @@ The Rayleigh–Bénard comparison of Yu, Tian, E, Li (Phys. Rev. Fluids 6, 11440
 section V) scores a reduced model `dh/dt = f(h)` on recorded trajectories `h` (snapshots every
 `snapshot_dt`) by
 
-- the mean relative error at horizon `T`, from every snapshot `t` that has one `T` later:
-  `e(T) = mean_t |h_pred(t + T) - h(t + T)| / |h(t + T)|` (blow-ups count as `inf`);
+- the error at horizon `T`, from every snapshot `t_k` of trajectory `i` that has one `T`
+  later, as their `test_ode_RBC.py` computes it: the root mean square over the starts of
+  `|h_pred(t_k + T) - h_i(t_k + T)|`, divided by the trajectory's root-mean-square norm
+  `(mean_t |h_i(t)|^2)^{1/2}`, averaged over trajectories (blow-ups count as `inf`);
 - `N_fail`: the number of rollouts from each trajectory's first snapshot whose error at
   `t_check` exceeds `fail_fraction` (0.3) times the trajectory's maximal amplitude
   `max_t |h(t)|`, or that blow up.
 
-Rollouts are fixed-step RK4 (`analysis.rollout`) with step `dt`. `score` gives one table row
-per model: the three numbers over all trajectories (the paper scores all 100, 80 of them
-training) and over the test trajectories alone, with the fraction of long rollouts that stay
-within `4 max |h|` of the data (`bounded`).
+Rollouts are fixed-step RK4 (`analysis.rollout`) with step `dt` (the authors': RK3). `score`
+gives one table row per model: the three numbers over all trajectories (the paper scores all
+100, 80 of them training) and over the test trajectories alone, with the fraction of long
+rollouts that stay within `4 max |h|` of the data (`bounded`). `score_seeds` scores every
+seed of each model and takes the median over seeds of each number.
 """
 
 from dataclasses import dataclass
@@ -31,8 +34,9 @@ def horizon_errors(
     snapshot_dt: float,
     dt: float,
 ) -> Float[np.ndarray, "n_traj n_starts"]:
-    """The relative error at `T = horizon` (a whole number of snapshot intervals) from every
-    snapshot of every trajectory that has one `T` later (`inf` for blow-ups)."""
+    """The error `|h_pred(t + T) - h(t + T)|` at `T = horizon` (a whole number of snapshot
+    intervals) from every snapshot of every trajectory that has one `T` later (`inf` for
+    blow-ups)."""
     lag = round(horizon / snapshot_dt)
     if lag >= h.shape[1]:
         raise ValueError(f"horizon {horizon} exceeds the trajectories' length")
@@ -40,8 +44,15 @@ def horizon_errors(
     target = h[:, lag:].reshape(-1, h.shape[2])
     pred = rollout(field, starts, horizon, dt, n_save=2)[1][:, -1]
     with np.errstate(invalid="ignore", over="ignore"):
-        err = np.linalg.norm(pred - target, axis=1) / np.linalg.norm(target, axis=1)
+        err = np.linalg.norm(pred - target, axis=1)
     return np.where(np.isfinite(err), err, np.inf).reshape(h.shape[0], -1)
+
+
+def _trajectory_errors(err: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Per trajectory: RMS over the starts of `err`, over the RMS norm of `h` (module doc)."""
+    with np.errstate(over="ignore"):
+        rms_err = np.sqrt(np.mean(err.astype(np.float64) ** 2, axis=1))
+    return rms_err / np.sqrt(np.mean(np.sum(h.astype(np.float64) ** 2, axis=-1), axis=1))
 
 
 def horizon_error(
@@ -51,8 +62,8 @@ def horizon_error(
     snapshot_dt: float,
     dt: float,
 ) -> float:
-    """`e(T)` of the module doc for `T = horizon`: the mean of `horizon_errors`."""
-    return float(np.mean(horizon_errors(field, h, horizon, snapshot_dt, dt)))
+    """`e(T)` of the module doc for `T = horizon`, from `horizon_errors`."""
+    return float(np.mean(_trajectory_errors(horizon_errors(field, h, horizon, snapshot_dt, dt), h)))
 
 
 def _failed(pred: np.ndarray, h: np.ndarray, i: int, fail_fraction: float) -> np.ndarray:
@@ -111,7 +122,8 @@ def _forecasts(field, h, subsets, t_end, snapshot_dt, dt, short, long) -> list[F
     long = t_end - short if long is None else long
     pred = rollout(field, h[:, 0], t_end, dt, n_save=h.shape[1])[1]
     failed = _failed(pred, h, round(long / snapshot_dt), 0.3)
-    e_short, e_long = (horizon_errors(field, h, t, snapshot_dt, dt) for t in (short, long))
+    e_short, e_long = (_trajectory_errors(horizon_errors(field, h, t, snapshot_dt, dt), h)
+                       for t in (short, long))  # fmt: skip
     return [
         Forecast(float(np.mean(e_short[s])), float(np.mean(e_long[s])), int(np.sum(failed[s])),
                  pred[s])
@@ -144,3 +156,26 @@ def score(
             err_T99_test=ft.err_long, N_fail_test=ft.n_fail, n_traj=h.shape[0],
             n_test=ft.rollouts.shape[0], params=(n_params or {}).get(name, 0)))  # fmt: skip
     return rows, rollouts
+
+
+NUMBERS = ("err_T1", "err_T99", "N_fail", "bounded", "err_T1_test", "err_T99_test", "N_fail_test")
+
+
+def score_seeds(members: dict[str, list], h, test, **kw) -> tuple[list[dict], list[dict], dict]:
+    """`score` of every seed `members[name][i]` (rows with a `seed` column), then one row per
+    model with the median over its seeds of each number (`seeds` = their count), and the
+    long rollouts of each model's first seed. `kw` as for `score`."""
+    per_seed, rollouts = [], {}
+    n_params = kw.pop("n_params", None) or {}
+    for name, models in members.items():
+        for i, model in enumerate(models):
+            rows, preds = score({name: model}, h, test, n_params=n_params, **kw)
+            per_seed.append(rows[0] | {"seed": i})
+            rollouts.setdefault(name, preds[name])
+    medians = []
+    for name in members:
+        rows = [r for r in per_seed if r["model"] == name]
+        medians.append({k: v for k, v in rows[0].items() if k not in NUMBERS + ("seed",)}
+                       | {k: float(np.median([r[k] for r in rows])) for k in NUMBERS}
+                       | {"seeds": len(rows)})  # fmt: skip
+    return per_seed, medians, rollouts

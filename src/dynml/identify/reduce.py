@@ -207,7 +207,8 @@ def train_jointly(
     learning_rate: float = 1e-3,
     progress: bool = True,
 ) -> FitResult:
-    """Fit `(ae, field)` by `joint_loss` on snapshot pairs `(x1, x2, dt)` (dt per pair), or on
+    """Fit `(ae, field)` by `joint_loss` on snapshot pairs `(x1, x2, dt)` (dt per pair or one
+    for all), or on
     the consecutive snapshot pairs of `Trajectories`.
 
     The isometry reference `L_iso^PCA` is the untrained (PCA) encoder's value on `pairs`.
@@ -217,6 +218,7 @@ def train_jointly(
         x1, x2, dt = pairs.pairs()
         pairs = (x1, x2, np.full(len(x1), dt))
     x1, x2, dt = (jnp.asarray(a, jnp.float32) for a in pairs)
+    dt = jnp.broadcast_to(dt, x1.shape[:1])  # a scalar dt serves every pair
     iso_pca = float(eqx.filter_jit(isometry_loss)(ae.encode, x1, x2, dt))
     n = x1.shape[0]
     steps = epochs * max(1, n // min(batch_size, n))

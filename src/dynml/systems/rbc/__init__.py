@@ -12,7 +12,7 @@ from .galerkin import (
     lorenz_state,
 )
 from .linear import K_CRITICAL, RA_CRITICAL, critical_rayleigh, growth_rate
-from .simulator import RBC, simulate
+from .simulator import RBC, partners, simulate
 from .spectral import Basis, midpoints, to_grid, to_modes
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "lorenz_starts",
     "lorenz_state",
     "midpoints",
+    "partners",
     "simulate",
     "study_data",
     "study_rbc",

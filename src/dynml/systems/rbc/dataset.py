@@ -29,16 +29,22 @@ def study_rbc(
 def study_data(
     rbc: RBC, seed: int, n_traj: int, t_end: float, snapshot_dt: float, time_unit: float, *,
     starts: str = "lorenz", amplitude: float = 0.1, out_shape: tuple[int, int],
+    pair_dt: float | None = None,
 ) -> Trajectories:  # fmt: skip
     """`n_traj` trajectories to `t_end` (metric units), one snapshot every `snapshot_dt`,
     from `lorenz_starts(noise=amplitude)` (`starts="lorenz"`: far from conduction) or from
-    conduction plus a temperature perturbation of `amplitude` (`"conduction"`)."""
+    conduction plus a temperature perturbation of `amplitude` (`"conduction"`). With
+    `pair_dt` (metric units) every snapshot is followed by its partner `pair_dt` later, as
+    the authors' pairs `(h(t), h(t + 1e-3))` (`simulator.simulate`, split by `partners`)."""
     if starts not in ("lorenz", "conduction"):
         raise ValueError(f"starts must be 'lorenz' or 'conduction', got {starts!r}")
     key, to_diffusion = jax.random.PRNGKey(seed), time_unit / LORENZ_TIME_SCALE
     s0 = lorenz_starts(rbc, key, n_traj, noise=amplitude) if starts == "lorenz" else None
     n_snap = round(t_end / snapshot_dt) + 1
     data = simulate(rbc, key, n_traj, t_end * to_diffusion, n_snap, s0=s0,
-                    amplitude=amplitude, out_shape=out_shape)  # fmt: skip
+                    amplitude=amplitude, out_shape=out_shape,
+                    pair_dt=None if pair_dt is None else pair_dt * to_diffusion)  # fmt: skip
     attrs = data.attrs | {"metric_time_unit": f"{time_unit} Lorenz time", "starts": starts}
+    if pair_dt is not None:
+        attrs["pair_dt"] = float(pair_dt)
     return Trajectories(data.t / to_diffusion, data.x, attrs=attrs)

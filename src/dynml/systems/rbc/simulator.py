@@ -99,15 +99,23 @@ def _fields(c: dict, s: State, m: dict) -> Array:
 
 
 @eqx.filter_jit
-def _evolve(c: dict, s: State, n_snapshots: int, steps_per_snapshot, out: dict | None) -> Array:
-    observe = (lambda x: x) if out is None else (lambda x: _fields(c, x, out))
+def _evolve(
+    c: dict, s: State, n_snapshots: int, steps_per_snapshot, out: dict | None,
+    partner: dict | None = None,
+) -> Array:  # fmt: skip
+    """Snapshots every `steps_per_snapshot` steps; with `partner` (the constants of a stepper
+    of step `pair_dt`) each snapshot is followed by its state one `pair_dt` step later."""
+    field = (lambda x: x) if out is None else (lambda x: _fields(c, x, out))
+    both = lambda x: jnp.stack([field(x), field(_step(partner, x))])  # noqa: E731
+    observe = field if partner is None else both
 
     def advance(state, _):
         nxt = jax.lax.fori_loop(0, steps_per_snapshot, lambda _, x: _step(c, x), state)
         return nxt, observe(nxt)
 
     _, later = jax.lax.scan(advance, s, None, length=n_snapshots - 1)
-    return jnp.concatenate([observe(s)[None], later], axis=0)
+    seen = jnp.concatenate([observe(s)[None], later], axis=0)
+    return seen if partner is None else seen.reshape(-1, *seen.shape[2:])
 
 
 class RBC(eqx.Module):
@@ -208,16 +216,22 @@ class RBC(eqx.Module):
         n_snapshots: int,
         steps_per_snapshot: int,
         points: tuple[np.ndarray, np.ndarray] | None = None,
+        pair_dt: float | None = None,
     ) -> Array:
         """States at `n_snapshots` times `0, h, 2h, ...` with `h = steps_per_snapshot * dt`.
 
         Output shape `(n_snapshots, *s.shape)`; a batch of states is stepped together. With
         `points = (x, z)` it returns the fields `(n_snapshots, *batch, 3, len(x), len(z))`
-        (see `fields`) instead of the states.
+        (see `fields`) instead of the states. With `pair_dt` every snapshot at `t` is followed
+        by the state at `t + pair_dt` (one ETDRK4 step of that size; `2 n_snapshots` rows):
+        the pairs `(h(t), h(t + pair_dt))` the OnsagerNet authors train on.
         """
         out = None if points is None else self._synthesis(*points)
         steps = jnp.asarray(steps_per_snapshot)
-        return _evolve(self._arrays, jnp.asarray(s), int(n_snapshots), steps, out)
+        partner = None
+        if pair_dt is not None:
+            partner = RBC(self.r, self.pr, self.aspect, self.nx, self.nz, pair_dt)._arrays
+        return _evolve(self._arrays, jnp.asarray(s), int(n_snapshots), steps, out, partner)
 
     def _synthesis(self, x: np.ndarray | None, z: np.ndarray | None) -> dict:
         return {k: jnp.asarray(v) for k, v in self.basis.synthesis(x, z).items()}
@@ -273,6 +287,7 @@ def simulate(
     out_shape: tuple[int, int] | None = None,
     batch_size: int = 50,
     s0: State | None = None,
+    pair_dt: float | None = None,
 ) -> Trajectories:
     """Trajectories from random perturbations of conduction (or from the states `s0`, shape
     `(n_traj, 2, nx, nz)`), stepped `batch_size` at a time.
@@ -281,7 +296,9 @@ def simulate(
     time between snapshots is rounded to a whole number of steps) hold `(u, w, theta)` on an
     `out_shape = (px, pz)` midpoint grid (default: half the modes in each direction, the
     paper's x2 downsampling), flattened to `dim = 3 px pz`. The physical parameters are in
-    `attrs`.
+    `attrs`. With `pair_dt` (smaller than the snapshot interval) each snapshot at `t` is
+    followed by one at `t + pair_dt` (`RBC.evolve`): times `t_0, t_0 + pair_dt, t_1, ...`,
+    `attrs["pair_dt"]` set; `partners` splits them.
     """
     if n_traj < 1 or n_snapshots < 2:
         raise ValueError(f"need n_traj >= 1 and n_snapshots >= 2, got {n_traj}, {n_snapshots}")
@@ -292,12 +309,16 @@ def simulate(
         s0 = jax.vmap(lambda k: rbc.random_state(k, amplitude))(jax.random.split(key, n_traj))
     elif s0.shape != (n_traj, 2, rbc.nx, rbc.nz):
         raise ValueError(f"s0 must have shape {(n_traj, 2, rbc.nx, rbc.nz)}, got {s0.shape}")
+    if pair_dt is not None and not 0 < pair_dt < steps * rbc.dt:
+        raise ValueError(f"pair_dt must lie in (0, {steps * rbc.dt:.3g}), got {pair_dt}")
     chunks = [
-        np.asarray(rbc.evolve(s0[i : i + batch_size], n_snapshots, steps, points))
+        np.asarray(rbc.evolve(s0[i : i + batch_size], n_snapshots, steps, points, pair_dt))
         for i in range(0, n_traj, batch_size)
     ]
-    fields = np.moveaxis(np.concatenate(chunks, axis=1), 0, 1).reshape(n_traj, n_snapshots, -1)
+    fields = np.moveaxis(np.concatenate(chunks, axis=1), 0, 1).reshape(n_traj, -1, px * pz * 3)
     ts = np.arange(n_snapshots) * steps * rbc.dt
+    if pair_dt is not None:
+        ts = np.stack([ts, ts + pair_dt], axis=1).reshape(-1)
     attrs = {
         "Ra": rbc.ra,
         "r": rbc.r,
@@ -311,5 +332,14 @@ def simulate(
         "fields": "u,w,theta",
         "time_unit": "thermal diffusion time d^2/kappa",
         "boundaries": "free-slip, conducting top/bottom; free-slip, insulating sides",
-    }
+    } | ({} if pair_dt is None else {"pair_dt": float(pair_dt)})
     return Trajectories(ts, fields, attrs=attrs)
+
+
+def partners(data: Trajectories) -> tuple[Trajectories, Trajectories]:
+    """`simulate(..., pair_dt=...)`'s output split into the snapshots and, on the same time
+    grid, their partners `pair_dt` later (each `x` of shape `(n_traj, n_snapshots, dim)`)."""
+    if data.x.shape[1] % 2:
+        raise ValueError("partners needs interleaved (snapshot, partner) rows: an even count")
+    return (Trajectories(data.t[::2], data.x[:, ::2], attrs=data.attrs),
+            Trajectories(data.t[::2], data.x[:, 1::2], attrs=data.attrs))  # fmt: skip
