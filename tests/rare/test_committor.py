@@ -83,7 +83,7 @@ def _double_well(x):
     return 2 * (x[..., 0] ** 2 - 1) ** 2 + 3 * x[..., 1] ** 2
 
 
-def _trained_vs_grid(steps, n_chains, n_samples):
+def _trained_vs_grid(steps, n_chains, n_samples, *, rate=True):
     beta, domain = 3.0, ((-1.6, 1.6), (-1.2, 1.2))
     a, b = disc((-1.0, 0.0), 0.15), disc((1.0, 0.0), 0.15)
     ref = grid_committor(_double_well, membership(a), membership(b), beta=beta, domain=domain, n=81)
@@ -109,17 +109,19 @@ def _trained_vs_grid(steps, n_chains, n_samples):
         & (_double_well(np.stack([gx, gy], -1)) < 4)
     )
     err = np.linalg.norm((q - ref.q)[mask]) / np.linalg.norm(ref.q[mask])
+    if not rate:
+        return err, None, fit
     nodes = jnp.asarray(np.stack([gx, gy], -1).reshape(-1, 2), jnp.float32)
     return err, abs(grid_rate(fit.model, ref, nodes) / ref.rate - 1), fit
 
 
 def test_trained_committor_agrees_with_grid_solver_small():
-    """Fast version: 600 Adam steps on 1,600 samples; transition error < 10 %.
+    """Fast version: 600 Adam steps on 1,600 samples; transition error < 10 % (8.95 % measured).
 
-    (The network's Dirichlet form is not yet converged at this budget: 62 % above the grid
-    rate in one run, from the collar around A, where q̃ is not yet 0 and the Boltzmann
-    weight is largest; the slow test checks the rate.)"""
-    err, _, fit = _trained_vs_grid(steps=600, n_chains=32, n_samples=50)
+    Its cost is compilation (MALA chains about 5 s, the training loop about 6 s of CPU); the
+    run itself is under a second. The network's Dirichlet form is not converged at this
+    budget (62 % above the grid rate) and is not checked here; the slow test checks it."""
+    err, _, fit = _trained_vs_grid(steps=600, n_chains=32, n_samples=50, rate=False)
     assert err < 0.10, err
     assert fit.ess > 100
 

@@ -88,6 +88,7 @@ def penalised_loss(
     return loss
 
 
+@eqx.filter_jit
 def committor_rate(
     model: NeuralCommittor, x: Float[Array, "n dim"], w: Float[Array, " n"], *, beta: float
 ) -> Float[Array, ""]:
@@ -95,6 +96,7 @@ def committor_rate(
     return jnp.sum(w * _grad_sq(model, x)) / (beta * jnp.sum(w))
 
 
+@eqx.filter_jit
 def committor_values(model: NeuralCommittor, x: Float[Array, "n dim"]) -> Float[Array, " n"]:
     """`q_θ` at each row of `x`."""
     return jax.vmap(model)(jnp.asarray(x))
