@@ -88,8 +88,35 @@ def loss(
     return jnp.mean(terminal(x_T, y)) + 0.5 * reg * sq_norm(layers)
 
 
+def states_costates_gradients(
+    layers: tuple, x0: Array, y: Array, terminal: Terminal, filter_spec=eqx.is_inexact_array
+):
+    """One forward pass that keeps each layer's VJP, and one backward pass through those VJPs:
+    `(mean Φ, xs, ps, ∂H/∂θ)`.
+
+    Layer `t`'s VJP at `(θ_t, x_t)` applied to `p_{t+1}` gives both
+    `p_t = (∂f_t/∂x)ᵀ p_{t+1} = ∇_x H_t` and `∂H_t/∂θ_t = (∂f_t/∂θ)ᵀ p_{t+1}` (without the
+    `reg` term), so the costates and the Hamiltonian's control gradient (`= −∂J/∂θ`) cost
+    one backpropagation, and the forward pass is not recomputed. `∂H/∂θ` has the structure
+    of `eqx.filter(layers, filter_spec)` (`filter_spec` a callable or a pytree prefix of
+    `layers`, as in `equinox.partition`).
+    """
+    theta, static = eqx.partition(layers, filter_spec)
+    xs, pulls = [x0], []
+    for th, st in zip(theta, static, strict=True):
+        out, pull = jax.vjp(lambda a, x, st=st: eqx.combine(a, st)(x), th, xs[-1])
+        xs.append(out)
+        pulls.append(pull)
+    value, p = terminal_costate(terminal, xs[-1], y)
+    ps, grads = [p], []
+    for pull in reversed(pulls):
+        g, p = pull(p)
+        ps.append(p)
+        grads.append(g)
+    return value, xs, ps[::-1], type(theta)(grads[::-1])
+
+
 def states_and_costates(layers: tuple, x0: Array, y: Array, terminal: Terminal):
     """One forward and one backward pass: `(mean Φ, xs, ps)`."""
-    xs = forward(layers, x0)
-    value, p_T = terminal_costate(terminal, xs[-1], y)
-    return value, xs, costates(layers, xs, p_T)
+    value, xs, ps, _ = states_costates_gradients(layers, x0, y, terminal)
+    return value, xs, ps
