@@ -111,10 +111,9 @@ def permutation_table(repeats: int, epochs: int = 40) -> None:
     times = {}
     for name, table in (("per epoch", train._MAX_PERM_TABLE), ("per step", 0)):
         train._MAX_PERM_TABLE = table
-        loss = lambda m, b: heun_loss(m, b)  # a new function: its own compiled chunk
-        run = lambda loss=loss: fit(
+        run = lambda: fit(
             model,
-            loss,
+            heun_loss,
             pairs,
             steps=steps,
             key=jax.random.PRNGKey(1),

@@ -171,11 +171,13 @@ def _select(mask, new, old):
     return jax.tree_util.tree_map(pick, new, old)
 
 
-def _make_chunk(loss_fn, static, opt, *, n, bsz, full_batch, stochastic, has_aux, length):
+def _make_chunk(
+    loss_fn, static, opt, *, n, bsz, full_batch, stochastic, has_aux, length, max_perm_table
+):
     """The training chunk: `length` steps from `first`, the steps at or after `stop` skipped."""
     spe = max(1, n // bsz)
     n_epochs = (spe - 1 + length - 1) // spe + 1
-    table = not full_batch and spe > 1 and n_epochs * n <= _MAX_PERM_TABLE
+    table = not full_batch and spe > 1 and n_epochs * n <= max_perm_table
 
     def perm_of(batch_key, epoch):
         return jax.random.permutation(jax.random.fold_in(batch_key, epoch), n)
@@ -353,7 +355,13 @@ def fit(
     )
     length = _chunk_length(steps, log_every, checkpoint_every)
     settings = dict(
-        n=n, bsz=bsz, full_batch=full_batch, stochastic=stochastic, has_aux=has_aux, length=length
+        n=n,
+        bsz=bsz,
+        full_batch=full_batch,
+        stochastic=stochastic,
+        has_aux=has_aux,
+        length=length,
+        max_perm_table=_MAX_PERM_TABLE,  # read at call time: part of the compiled chunk's key
     )
     init, run_chunk, val_loss_of = _compiled(loss_fn, static, opt, ensemble, settings)
     opt_state = init(params)
