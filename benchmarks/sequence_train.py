@@ -1,8 +1,8 @@
 """Training steps per second of each sequence model on the adding problem (core.fit).
 
-Run: `.venv/bin/python benchmarks/sequence_train.py [T] [steps]`. Each model trains twice for
-`steps` and for `2 steps` steps (`fit` compiles afresh each call); the difference of the two
-wall times is `steps` steps without compilation. The last line
+Run: `.venv/bin/python benchmarks/sequence_train.py [T] [steps]`. Each model trains for
+`steps` and for `2 steps` steps, each length timed on its second call (the first compiles);
+the difference of the two wall times is `steps` steps without compilation. The last line
 times the vmapped linear-RNN kernel ensemble of `memory-plateau` (steps per second of the
 whole ensemble, `sequence.train_ensemble`). It used to print nan: plain GD at lr 0.1 on
 random full-`W` linear RNNs diverged at step 5 (the learning rate, not `fit_kernels`, was the
@@ -24,9 +24,14 @@ from dynml.systems import memory as M
 
 
 def _rate(train, steps: int) -> float:
-    """Steps per second from `train(steps)` and `train(2 steps)` (both compile once)."""
+    """Steps per second from `train(steps)` and `train(2 steps)`, each timed on a second call.
+
+    The first call of each length compiles (`fit` and `train_ensemble` reuse the compiled
+    chunk on a later call with the same loss, model and sizes), so the difference of the two
+    timed calls is `steps` steps without compilation; nan when timing noise exceeds it."""
     times = []
     for n in (steps, 2 * steps):
+        train(n)  # compile
         start = time.perf_counter()
         train(n)
         times.append(time.perf_counter() - start)
