@@ -68,9 +68,10 @@ class CausalConv1d(eqx.Module):
         return (self.v.shape[2] - 1) * self.dilation + 1
 
     def __call__(self, x: Float[Array, "n_t c_in"]) -> Float[Array, "n_t c_out"]:
-        """`y_t = b + Σ_j w_j x_{t-(k-1-j) d}`: `lax.conv` in (time, channel) layout with
-        `(k-1) d` zeros on the left (on CPU about twice as fast as the `k` shifted copies
-        side by side times one matrix, batch 32, T = 400, 30 channels)."""
+        """`y_t = b + Σ_j w_j x_{t-(k-1-j) d}` as one product with the `k` shifted copies of
+        `x` side by side. Inside `fit`'s scanned training loop on CPU this is 8x faster than
+        `lax.conv` (T = 50, 3 blocks: 8.2 vs 64.6 ms a step), although a lone jitted
+        gradient of `lax.conv` is about 2x faster."""
         return self._conv(x, self.dilation)
 
     def on_grid(self, x: Float[Array, "n c_in"]) -> Float[Array, "n c_out"]:
@@ -79,9 +80,8 @@ class CausalConv1d(eqx.Module):
         return self._conv(x, 1)
 
     def _conv(self, x, d: int):
-        k = self.v.shape[2]
-        y = jax.lax.conv_general_dilated(
-            x[None], self.weight.transpose(2, 1, 0), (1,), [((k - 1) * d, 0)],
-            rhs_dilation=(d,), dimension_numbers=("NWC", "WIO", "NWC"),
-        )[0]  # fmt: skip
-        return y + self.bias
+        c_out, c_in, k = self.v.shape
+        n_t = x.shape[0]
+        xp = jnp.pad(x, (((k - 1) * d, 0), (0, 0)))
+        cols = jnp.concatenate([xp[j * d : j * d + n_t] for j in range(k)], axis=1)
+        return cols @ self.weight.transpose(2, 1, 0).reshape(k * c_in, c_out) + self.bias
