@@ -62,6 +62,7 @@ BAND = "issue 16 band on Li, Lin, Ren 2019"
 @dataclass(frozen=True)
 class Config(CommittorStudy):
     grid: int = 401
+    n_chains: int = 300
     dt: float = 5e-5
     width: int = 64
     learning_rate: float = 5e-3
@@ -72,6 +73,7 @@ class Config(CommittorStudy):
         return cls(
             grid=201,
             schemes=("temperature",),
+            n_chains=100,
             n_samples=100,
             dt=1e-4,
             width=32,

@@ -97,6 +97,32 @@ def committor_rate(
 
 
 @eqx.filter_jit
+def committor_rate_stderr(
+    model: NeuralCommittor,
+    x: Float[Array, "n dim"],
+    w: Float[Array, " n"],
+    *,
+    beta: float,
+    blocks: int,
+) -> Float[Array, ""]:
+    """Standard error of `committor_rate` by batch means over `blocks` runs of rows.
+
+    For the ratio `ν = Σ wf / (β Σ w)`, `f = |∇q|²`, with block sums `N_b = Σ_b wf`,
+    `D_b = Σ_b w`: `SE² = K/(K − 1) Σ_b (N_b − βν D_b)² / (β Σ w)²` (delta method for a
+    self-normalised importance-sampling estimate, Owen, *Monte Carlo theory*, §9.2, with
+    clusters). Consecutive rows of one chain share a block, which carries their correlation.
+    """
+    f = _grad_sq(model, x)
+    k = min(int(blocks), x.shape[0])
+    ids = jnp.arange(x.shape[0]) * k // x.shape[0]
+    num = jax.ops.segment_sum(w * f, ids, num_segments=k)
+    den = jax.ops.segment_sum(w, ids, num_segments=k)
+    ratio = jnp.sum(num) / jnp.sum(den)
+    var = k / (k - 1) * jnp.sum((num - ratio * den) ** 2) / jnp.sum(den) ** 2
+    return jnp.sqrt(var) / beta
+
+
+@eqx.filter_jit
 def committor_values(model: NeuralCommittor, x: Float[Array, "n dim"]) -> Float[Array, " n"]:
     """`q_θ` at each row of `x`."""
     return jax.vmap(model)(jnp.asarray(x))

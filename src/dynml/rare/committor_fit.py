@@ -21,7 +21,13 @@ import optax
 from jaxtyping import Array, Bool, Float, PRNGKeyArray
 
 from ..core.train import fit
-from .committor import NeuralCommittor, committor_rate, committor_values, variational_loss
+from .committor import (
+    NeuralCommittor,
+    committor_rate,
+    committor_rate_stderr,
+    committor_values,
+    variational_loss,
+)
 from .regions import Region
 from .sampling import langevin_chains, metadynamics_bias, metadynamics_weights, temperature_weights
 
@@ -73,8 +79,10 @@ class TrainingSettings:
 class CommittorFit:
     """A fitted committor: `model`, its samples `x` and weights `w`, and diagnostics.
 
-    `rate` is `ν_AB` from the reweighted samples, `ess` the effective sample size
-    `(Σw)²/Σw²`, `history` the loss per step. Calling it evaluates `q` at rows of `x`.
+    `rate` is `ν_AB` from the reweighted samples and `rate_stderr` its standard error (batch
+    means over the chains), `ess` the effective sample size `(Σw)²/Σw²`, `history` the loss
+    per step. The network was fitted to these samples, so `rate` is biased low where they
+    are thin (an overfit); measure it on fresh samples for an unbiased estimate. Calling it evaluates `q` at rows of `x`.
     """
 
     model: NeuralCommittor
@@ -83,6 +91,7 @@ class CommittorFit:
     rate: float
     ess: float
     history: list[float] = field(default_factory=list)
+    rate_stderr: float = float("nan")
 
     def __call__(self, x: Float[Array, "m dim"]) -> Float[Array, " m"]:
         return committor_values(self.model, x)
@@ -214,5 +223,6 @@ def committor(
     )
     model, history = train_committor(model, x, w, settings=t, key=k_fit)
     rate = float(committor_rate(model, x, w, beta=beta))
+    stderr = float(committor_rate_stderr(model, x, w, beta=beta, blocks=sampling.n_chains))
     ess = float(jnp.sum(w) ** 2 / jnp.sum(w**2))
-    return CommittorFit(model, x, w, rate, ess, history)
+    return CommittorFit(model, x, w, rate, ess, history, stderr)

@@ -159,6 +159,7 @@ def compare_with_grid(
         rate=rate,
         rate_rel_error=abs(rate / reference.rate - 1),
         rate_samples=fit.rate,
+        rate_samples_stderr=fit.rate_stderr,
         ess=fit.ess,
         samples=int(fit.x.shape[0]),
     )
