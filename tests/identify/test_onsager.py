@@ -27,7 +27,15 @@ def _per_model_and_state(fn):
     return eqx.filter_jit(eqx.filter_vmap(inner, in_axes=(eqx.if_array(0), 0)))
 
 
-@pytest.mark.parametrize(("dim", "depth"), [(1, 1), (3, 1), (3, 3), (5, 2)])
+@pytest.mark.parametrize(
+    ("dim", "depth"),
+    [
+        (1, 1),
+        (3, 3),
+        pytest.param(3, 1, marks=pytest.mark.slow),
+        pytest.param(5, 2, marks=pytest.mark.slow),
+    ],
+)
 def test_M_symmetric_psd_and_W_antisymmetric(dim, depth):
     models, states = _random_models_and_states(dim, depth)
     m, w, v = _per_model_and_state(lambda mod, h: (mod.M(h), mod.W(h), mod.V(h)))(models, states)
@@ -40,7 +48,7 @@ def test_M_symmetric_psd_and_W_antisymmetric(dim, depth):
     assert np.all(v >= beta_h2 * (1 - 1e-5))
 
 
-@pytest.mark.parametrize("dim", [2, 4])
+@pytest.mark.parametrize("dim", [2, pytest.param(4, marks=pytest.mark.slow)])
 def test_energy_dissipation_inequality_without_forcing(dim):
     """`dV/dt = grad V . f <= -alpha |grad V|^2` pointwise when g = 0."""
     models, states = _random_models_and_states(dim, depth=2, forcing="none")
