@@ -75,9 +75,9 @@ def test_receptive_field_formula_and_levels():
 
 
 def test_tcn_jacobian_is_causal_with_the_stated_receptive_field():
-    kernel, levels = 5, 2
-    rf = tcn_receptive_field(kernel, levels)  # 25
-    n_t = rf + 6
+    kernel, levels = 3, 2
+    rf = tcn_receptive_field(kernel, levels)  # 13
+    n_t = rf + 4
     model = ResidualTCN(2, 1, 4, levels, kernel, key=jax.random.PRNGKey(3))
     assert model.receptive_field == rf
     x = jax.random.normal(jax.random.PRNGKey(4), (n_t, 2))
@@ -97,12 +97,12 @@ def test_every_model_is_a_sequence_model_with_batch_calls():
         LinearRNN(4, 2, 1, key=k),
         TemporalCNN(3, 2, 2, 1, key=k),
         ResidualTCN(2, 1, 4, 2, 3, key=k),
-        CausalTransformer(2, 1, 16, d_model=8, depth=1, heads=2, key=k),
+        CausalTransformer(2, 1, 8, d_model=8, depth=1, heads=2, key=k),
     ]
-    x = jax.random.normal(jax.random.PRNGKey(6), (3, 10, 2))
+    x = jax.random.normal(jax.random.PRNGKey(6), (2, 6, 2))
     for model in models:
         assert isinstance(model, AbstractSequenceModel)
-        assert eqx.filter_eval_shape(model, x).shape == (3, 10, 1)
+        assert eqx.filter_eval_shape(model, x).shape == (2, 6, 1)
         n = sum(a.size for a in jax.tree_util.tree_leaves(eqx.filter(model, eqx.is_inexact_array)))
         assert model.n_params == n > 0
     model = models[4]
@@ -137,9 +137,9 @@ def test_gru_matches_the_gate_equations():
 
 
 def test_tcn_last_output_on_the_dilation_grid_equals_the_full_forward():
-    # `last` evaluates block i only at T-1 - 2^i m; lengths of either parity at every level,
-    # and a receptive field both shorter and longer than T
-    for n_t, levels in [(23, 3), (30, 2), (41, 4)]:
+    # `last` evaluates block i only at T-1 - 2^i m; lengths of either parity, and a receptive
+    # field both shorter and longer than T
+    for n_t, levels in [(23, 3), (30, 2)]:  # receptive field 29 > 23, 13 < 30
         model = ResidualTCN(2, 1, 4, levels, 3, key=jax.random.PRNGKey(n_t))
         x = jax.random.normal(jax.random.PRNGKey(9), (n_t, 2))
         np.testing.assert_allclose(model.last(x), model.forward(x)[-1], rtol=1e-5, atol=1e-6)
