@@ -108,3 +108,19 @@ def test_ray_executor_retries_once_and_isolates_crashes(tmp_path):
     results = RayExecutor(jobs=2, retries=1).run(tasks)
     _check_failures_are_isolated(results[:5], tmp_path)
     assert results[5].ok and results[6].ok  # two Ray tasks ran at once
+
+
+def test_output_folder_check_is_safe_for_runs_started_together(tmp_path):
+    """Workers of one sweep check the same output folder at once (the Ray test's flake): no
+    probe of one may be removed by another, and none is left behind."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dynml.core.experiment import check_writable
+
+    def many(_):
+        for _ in range(300):
+            check_writable(tmp_path)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(many, range(8)))
+    assert list(tmp_path.iterdir()) == []

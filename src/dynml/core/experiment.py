@@ -8,6 +8,7 @@ same module that does the real computation and records numbers and figures on `r
 
 import dataclasses
 import sys
+import tempfile
 import traceback
 import types
 import typing
@@ -186,9 +187,10 @@ def check_writable(root: Path) -> Path:
     root = Path(root)
     try:
         root.mkdir(parents=True, exist_ok=True)
-        probe = root / ".write-test"
-        probe.write_text("")
-        probe.unlink()
+        # a uniquely named probe: runs started together on one folder (a sweep's workers) must
+        # not delete each other's probe
+        with tempfile.TemporaryFile(dir=root, prefix=".write-test-"):
+            pass
     except OSError as err:
         raise ValueError(f"output folder {root} is not writable ({err.strerror})") from None
     return root
